@@ -1,0 +1,83 @@
+"""All configuration, read once from the environment and `.env` (see `.env.example`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_prefix="RAG_", extra="ignore", env_file_encoding="utf-8"
+    )
+
+    # --- paths ---
+    corpus_dir: Path = PROJECT_ROOT / "data" / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    models_dir: Path = PROJECT_ROOT / "models"
+    data_dir: Path = PROJECT_ROOT / "data" / "runtime"
+
+    # --- embeddings ---
+    # A sentence-transformers model name or local folder. Empty means the converted
+    # multilingual-e5-small under models_dir.
+    embedding_model: str = ""
+    embedding_query_prefix: str = "query: "
+    embedding_passage_prefix: str = "passage: "
+    embedding_batch_size: int = 32
+    embedding_device: str = "cpu"
+
+    # --- chunking ---
+    chunk_size: int = 400
+    chunk_overlap: int = 80
+    chunk_max_size: int = 600
+
+    # --- retrieval ---
+    top_k: int = 5
+    retrieval_candidates: int = 30
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 0.5
+    reranker_model: str = ""
+    # Below both thresholds the answer step refuses (calibrated on eval/datasets/dev.jsonl).
+    min_dense_score: float = 0.80
+    min_bm25_score: float = 8.0
+
+    # --- generation ---
+    mode: Literal["local", "openai", "extractive"] = "local"
+    llm_model_file: str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    llm_host: str = "127.0.0.1"
+    llm_port: int = 8081
+    llm_threads: int = 2
+    llm_context: int = 4096
+    openai_base_url: str = ""
+    openai_api_key: str = "not-needed"
+    openai_model: str = ""
+    llm_timeout_s: float = 60.0
+    llm_max_tokens: int = 256
+    llm_temperature: float = 0.1
+    max_question_chars: int = 500
+
+    # --- serving ---
+    host: str = "127.0.0.1"
+    port: int = 7860
+    api_token: str = ""
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @property
+    def embedding_model_path(self) -> str:
+        return self.embedding_model or str(self.models_dir / "multilingual-e5-small")
+
+    @property
+    def llm_model_path(self) -> Path:
+        return self.models_dir / self.llm_model_file
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
