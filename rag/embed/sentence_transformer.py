@@ -1,0 +1,78 @@
+"""Sentence-transformers embedder: the default multilingual-e5-small or any model from `.env`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rag.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class SentenceTransformerEmbedder:
+    """Wraps a SentenceTransformer with the query/passage prefixes e5-style models need."""
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        query_prefix: str = "query: ",
+        passage_prefix: str = "passage: ",
+        batch_size: int = 32,
+        device: str = "cpu",
+    ) -> None:
+        if Path(model_name_or_path).exists():
+            # A local folder must never trigger a hub lookup (air-gapped intranets).
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        elif model_name_or_path.startswith(("/", ".")):
+            raise FileNotFoundError(
+                f"embedding model folder {model_name_or_path} does not exist; run `rag setup` to convert it"
+            )
+        from sentence_transformers import SentenceTransformer
+
+        log.info("loading embedding model %s", model_name_or_path)
+        self.model = SentenceTransformer(model_name_or_path, device=device)
+        self.name = model_name_or_path
+        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self.batch_size = batch_size
+
+    def embed_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            [self.passage_prefix + t for t in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = self.model.encode(
+            self.query_prefix + text, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(vector, dtype=np.float32)
+
+
+def embedder_from_settings(settings: Settings | None = None) -> SentenceTransformerEmbedder:
+    settings = settings or get_settings()
+    return _cached_embedder(
+        settings.embedding_model_path,
+        settings.embedding_query_prefix,
+        settings.embedding_passage_prefix,
+        settings.embedding_batch_size,
+        settings.embedding_device,
+    )
+
+
+@lru_cache(maxsize=4)
+def _cached_embedder(path: str, qp: str, pp: str, batch: int, device: str) -> SentenceTransformerEmbedder:
+    """One model per process: loading takes seconds, queries take milliseconds."""
+    return SentenceTransformerEmbedder(path, qp, pp, batch, device)

@@ -1,0 +1,34 @@
+"""jieba tokens for BM25: search-mode segmentation, lower-cased, punctuation and stop words dropped."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+
+_WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
+# Function words that match everywhere and only add noise to BM25 scores.
+STOPWORDS = frozenset(
+    "的 了 和 是 在 也 与 及 等 对 为 将 从 而 并 或 就 都 被 把 由 以 于 其 之 这 那 有 个 中 上 下 "
+    "一个 我们 他们 什么 哪些 多少 如何 怎么 怎样 为什么 是否 吗 呢 吧 啊 请问 请 能 会 可以 "
+    "the a an of to and in on for is are".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return [
+        token
+        for token in _jieba().lcut_for_search(text)
+        if token.strip() and _WORD.search(token) and token not in STOPWORDS
+    ]
