@@ -40,9 +40,9 @@ class Settings(BaseSettings):
     # --- retrieval ---
     top_k: int = 5
     retrieval_candidates: int = 30
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    fusion: Literal["rrf", "weighted"] = "weighted"
     rrf_k: int = 60
-    dense_weight: float = 0.5
+    dense_weight: float = 0.4
     reranker_model: str = ""
     # Below both thresholds the answer step refuses (calibrated on eval/datasets/dev.jsonl).
     min_dense_score: float = 0.80

@@ -54,6 +54,7 @@ class Manifest:
     dimension: int
     chunking: dict[str, int]
     files: dict[str, FileRecord] = field(default_factory=dict)
+    pipeline: str = ""  # fingerprint of the cleaning/segmenting/chunking code
     created: float = field(default_factory=time.time)
     version: int = MANIFEST_VERSION
 
@@ -63,6 +64,7 @@ class Manifest:
             "embedder": self.embedder,
             "dimension": self.dimension,
             "chunking": self.chunking,
+            "pipeline": self.pipeline,
             "created": self.created,
             "files": {name: vars(rec) for name, rec in sorted(self.files.items())},
         }
@@ -76,6 +78,7 @@ class Manifest:
             dimension=int(data["dimension"]),
             chunking={k: int(v) for k, v in data["chunking"].items()},
             files={name: FileRecord(**rec) for name, rec in data["files"].items()},
+            pipeline=str(data.get("pipeline", "")),
             created=float(data.get("created", 0)),
             version=int(data.get("version", MANIFEST_VERSION)),
         )

@@ -39,6 +39,17 @@ class IngestReport:
     seconds: float = 0.0
 
 
+def pipeline_fingerprint() -> str:
+    """Changes whenever the code that turns files into chunks changes, so stale chunks are redone."""
+    from rag.index import tokenize as tokenize_module
+    from rag.ingest import chunk, clean, loaders, segment
+
+    digest = hashlib.sha256()
+    for module in (loaders, clean, segment, chunk, tokenize_module):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -107,6 +118,7 @@ def ingest(
     began = time.perf_counter()
     report = IngestReport()
     files = discover(paths or [settings.corpus_dir])
+    fingerprint = pipeline_fingerprint()
     chunking = {"size": settings.chunk_size, "overlap": settings.chunk_overlap, "max_size": settings.chunk_max_size}
 
     with _ingest_lock(index_dir):
@@ -114,20 +126,31 @@ def ingest(
             previous: IndexData | None = load_index(index_dir)
         except IndexNotFoundError:
             previous = None
-        if embedder is None:
-            from rag.embed.sentence_transformer import embedder_from_settings
+        embedder_name = embedder.name if embedder is not None else settings.embedding_model_path
 
-            embedder = embedder_from_settings(settings)
-        reusable = previous is not None and (
-            previous.manifest.embedder == embedder.name
-            and previous.manifest.dimension == embedder.dimension
-            and previous.manifest.chunking == chunking
+        def get_embedder() -> Embedder:
+            # Loaded only when something needs embedding: an unchanged corpus re-ingests in seconds.
+            nonlocal embedder
+            if embedder is None:
+                from rag.embed.sentence_transformer import embedder_from_settings
+
+                embedder = embedder_from_settings(settings)
+            return embedder
+
+        # Vectors are reusable per chunk id (a content hash) while the embedder is the same;
+        # whole files are reusable when the chunking code and parameters are the same too.
+        same_embedder = previous is not None and previous.manifest.embedder == embedder_name
+        dimension = previous.manifest.dimension if same_embedder and previous else get_embedder().dimension
+        same_chunking = same_embedder and (
+            previous.manifest.chunking == chunking and previous.manifest.pipeline == fingerprint
         )
-        if previous is not None and not reusable:
-            log.info("embedder or chunking changed: re-embedding everything")
-        old_vectors = previous.vectors() if reusable and previous is not None else None
+        if previous is not None and not same_chunking:
+            log.info("embedder, chunking or pipeline code changed: re-chunking every file")
+        old_vectors = previous.vectors() if same_embedder and previous is not None else None
 
-        manifest = Manifest(embedder=embedder.name, dimension=embedder.dimension, chunking=chunking)
+        manifest = Manifest(
+            embedder=embedder_name, dimension=dimension, chunking=chunking, pipeline=fingerprint
+        )
         all_chunks: list[Chunk] = []
         all_tokens: list[list[str]] = []
         vector_parts: list[np.ndarray] = []
@@ -142,7 +165,7 @@ def ingest(
                 log.warning("skipped %s: %s", path, report.errors[name])
                 continue
             sha = file_sha256(path)
-            old_record = previous.manifest.files.get(name) if reusable and previous else None
+            old_record = previous.manifest.files.get(name) if same_chunking and previous else None
             if old_record is not None and old_record.sha256 == sha and old_vectors is not None:
                 rows = previous.rows_for_file(name)
                 all_chunks.extend(previous.chunks[i] for i in rows)
@@ -161,14 +184,20 @@ def ingest(
                 log.warning("skipped %s: no text found after cleaning", path)
                 continue
             report.files_changed.append(name)
-            to_embed.extend(range(len(all_chunks), len(all_chunks) + len(chunks)))
+            file_vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
+            for offset, chunk in enumerate(chunks):
+                old_row = previous.by_id.get(chunk.chunk_id) if old_vectors is not None and previous else None
+                if old_row is not None:
+                    file_vectors[offset] = old_vectors[old_row]
+                else:
+                    to_embed.append(len(all_chunks) + offset)
             all_chunks.extend(chunks)
             all_tokens.extend(tokenize(c.indexed_text) for c in chunks)
-            vector_parts.append(np.zeros((len(chunks), embedder.dimension), dtype=np.float32))
+            vector_parts.append(file_vectors)
             manifest.files[name] = FileRecord(sha256=sha, articles=len(articles), chunks=len(chunks), size=path.stat().st_size)
 
         vectors = (
-            np.concatenate(vector_parts) if vector_parts else np.zeros((0, embedder.dimension), dtype=np.float32)
+            np.concatenate(vector_parts) if vector_parts else np.zeros((0, dimension), dtype=np.float32)
         )
         if to_embed:
             if on_progress:
@@ -177,14 +206,14 @@ def ingest(
             with tqdm(total=len(to_embed), desc="embedding", unit="chunk", disable=not progress) as ebar:
                 for start in range(0, len(to_embed), batch):
                     positions = to_embed[start : start + batch]
-                    vectors[positions] = embedder.embed_passages([all_chunks[p].indexed_text for p in positions])
+                    vectors[positions] = get_embedder().embed_passages([all_chunks[p].indexed_text for p in positions])
                     ebar.update(len(positions))
                     if on_progress:
                         on_progress("embedding", 0.3 + 0.7 * (start + len(positions)) / len(to_embed))
 
         old_files = set(previous.manifest.files) if previous else set()
         report.files_removed = sorted(old_files - set(manifest.files))
-        changed = bool(to_embed) or bool(report.files_removed) or previous is None or not reusable
+        changed = bool(to_embed) or bool(report.files_removed) or bool(report.files_changed) or previous is None
         if changed:
             write_index(index_dir, manifest, all_chunks, all_tokens, vectors)
         report.files = len(manifest.files)

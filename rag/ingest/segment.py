@@ -123,7 +123,9 @@ def _parse_segment(
                 seg.byline += " " + lines[i + 1].text
                 i += 1
         elif _AUTHOR_NOTE.match(text):
+            # The note stays in the body too: readers ask who wrote an article.
             seg.byline = seg.byline or text.strip("()（）")
+            body.append(line)
         else:
             body.append(line)
         i += 1

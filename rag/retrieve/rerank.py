@@ -1,0 +1,34 @@
+"""Optional cross-encoder reranking, off unless RAG_RERANKER_MODEL names a model."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from rag.types import ScoredChunk
+
+log = logging.getLogger(__name__)
+
+
+class CrossEncoderReranker:
+    """Re-scores (query, passage) pairs with a sentence-transformers CrossEncoder."""
+
+    def __init__(self, model_name_or_path: str, device: str = "cpu", batch_size: int = 16):
+        from sentence_transformers import CrossEncoder
+
+        log.info("loading reranker %s", model_name_or_path)
+        self.model = CrossEncoder(model_name_or_path, device=device)
+        self.batch_size = batch_size
+
+    def score(self, query: str, passages: list[str]) -> list[float]:
+        if not passages:
+            return []
+        scores = self.model.predict([(query, p) for p in passages], batch_size=self.batch_size, show_progress_bar=False)
+        return [float(s) for s in scores]
+
+    def rerank(self, query: str, ranked: list[ScoredChunk]) -> list[ScoredChunk]:
+        scores = self.score(query, [r.chunk.indexed_text for r in ranked])
+        rescored = [
+            replace(item, score=s, extra={**item.extra, "fusion_score": item.score}) for item, s in zip(ranked, scores)
+        ]
+        return sorted(rescored, key=lambda r: -r.score)
