@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     dense_weight: float = 0.4
     reranker_model: str = ""
     # Below both thresholds the answer step refuses (calibrated on eval/datasets/dev.jsonl).
-    min_dense_score: float = 0.80
-    min_bm25_score: float = 8.0
+    min_dense_score: float = 0.86
+    min_bm25_score: float = 6.0
 
     # --- generation ---
     mode: Literal["local", "openai", "extractive"] = "local"

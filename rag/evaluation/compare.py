@@ -117,7 +117,8 @@ def compare_runs(run_a_dir: str | Path, run_b_dir: str | Path) -> str:
     if changed:
         lines += ["| id | question | A | B |", "| --- | --- | --- | --- |"]
         for qid, a, b in changed:
-            lines.append(f"| {_short(qid)} | {_short((a or b or {}).get('question'))} | {_outcome(a)} | {_outcome(b)} |")
+            question = _short((a or b or {}).get("question"))
+            lines.append(f"| {_short(qid)} | {question} | {_outcome(a)} | {_outcome(b)} |")
     else:
         lines.append("None.")
     only_a = sorted(set(ra) - set(rb))

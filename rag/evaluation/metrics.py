@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.generate.citations import (
     SUPPORT_THRESHOLD,
     is_claim,
+    longest_common_substring,
     parse_markers,
     score_markers,
     split_sentences,
@@ -61,22 +62,6 @@ def normalize(s: str) -> str:
     return "".join(unicodedata.normalize("NFKC", s or "").casefold().split())
 
 
-def _longest_common_substring(a: str, b: str) -> int:
-    """Length of the longest common substring (binary search over C-speed ``in``)."""
-    if not a or not b:
-        return 0
-    if len(a) > len(b):
-        a, b = b, a
-    lo, hi = 0, len(a)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if any(a[i : i + mid] in b for i in range(len(a) - mid + 1)):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def evidence_hit(passage_text: str, quote: str, min_fraction: float = PARTIAL_HIT_FRACTION) -> bool:
     """Does a retrieved passage contain an evidence quote?
 
@@ -94,7 +79,7 @@ def evidence_hit(passage_text: str, quote: str, min_fraction: float = PARTIAL_HI
         return True
     if len(q) < MIN_PARTIAL_QUOTE_CHARS:
         return False
-    return _longest_common_substring(q, p) >= math.ceil(min_fraction * len(q))
+    return longest_common_substring(q, p) >= math.ceil(min_fraction * len(q))
 
 
 # ------------------------------------------------------------- item accessors

@@ -39,6 +39,10 @@ paraphrases rejected, 2 on-topic inventions accepted), leaning to rejection sinc
 kept wrong citation is what this module exists to prevent and the small model mostly
 copies. Markers are *added* to uncited sentences only at :data:`ADD_THRESHOLD` (0.60,
 the floor of the light-paraphrase group), above every negative seen.
+Cross-check on eval/datasets/dev.jsonl (104 single-passage questions, the reference
+answer standing in for the model's, real chunks from rag.ingest with 4 chunks of the
+same article as distractors): the right marker was kept 102 times, a wrong marker
+was moved to the right passage 102 times.
 Known limit: a contradiction that copies the passage's words and figures ("提振" ->
 "限制") scores high; catching it needs an NLI model, not n-grams.
 """

@@ -1,0 +1,142 @@
+"""OpenAI-compatible endpoints, so any OpenAI client or chat front-end can use the knowledge base.
+
+Mapping:
+
+* the last message must come from the user: it is the question; earlier user and
+  assistant messages are the history; system/developer messages are ignored (the
+  answer prompt is fixed, so a client's own system prompt cannot turn off citations);
+* ``model`` picks the answer mode: ``rag`` (server default), ``rag-local``,
+  ``rag-openai`` or ``rag-extractive``; any other name uses the default mode, since
+  many clients send a fixed model name. The extension fields ``mode`` and ``k`` in
+  the body override it (``extra_body`` in the openai package);
+* sampling options (temperature, max_tokens...) are accepted and ignored;
+* the answer's citations go in an extra top-level ``citations`` field (also on the
+  last stream chunk, together with ``answer``, ``refused`` and ``notice``).
+
+Streaming sends the model's tokens as they come. The answer is then checked and its
+markers renumbered, so the final chunk's ``answer`` is the authoritative text; when
+no tokens were streamed (extractive mode, refusal before generation) the checked
+answer is sent as the content instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from rag.api.app import ready_service, start_stream
+from rag.api.schemas import ChatCompletionRequest
+from rag.service import MODES, QuestionError, RagService
+
+log = logging.getLogger(__name__)
+
+MODEL_PREFIX = "rag"
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+
+def mode_for_model(model: str, explicit: str | None) -> str | None:
+    """The answer mode implied by the model name, unless the request names one."""
+    if explicit:
+        return explicit
+    prefix = f"{MODEL_PREFIX}-"
+    if model.startswith(prefix) and model[len(prefix) :] in MODES:
+        return model[len(prefix) :]
+    return None
+
+
+def split_messages(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]:
+    """(question, history) from an OpenAI message list."""
+    last = body.messages[-1]
+    if last.role != "user":
+        raise QuestionError("最后一条消息必须来自用户 (the last message must have role 'user')")
+    history = [
+        {"role": m.role, "content": m.text()}
+        for m in body.messages[:-1]
+        if m.role in ("user", "assistant") and m.text().strip()
+    ]
+    return last.text(), history
+
+
+def _extras(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "citations": result.get("citations", []),
+        "refused": result.get("refused", False),
+        "notice": result.get("notice"),
+        "related": result.get("related", []),
+    }
+
+
+def completion_object(result: dict[str, Any], model: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result["answer"]},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        **_extras(result),
+    }
+
+
+def stream_chunks(events: Iterator[dict[str, Any]], model: str) -> Iterator[dict[str, str]]:
+    """OpenAI ``chat.completion.chunk`` SSE frames, ending with ``[DONE]``."""
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+
+    def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
+        chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+        return {"data": json.dumps(chunk, ensure_ascii=False)}
+
+    yield frame({"role": "assistant", "content": ""})
+    streamed = False
+    try:
+        for event in events:
+            if event["type"] == "token" and event["text"]:
+                streamed = True
+                yield frame({"content": event["text"]})
+            elif event["type"] == "final":
+                result = event["result"]
+                if not streamed:
+                    yield frame({"content": result["answer"]})
+                yield frame({}, "stop", answer=result["answer"], **_extras(result))
+    except Exception as exc:  # headers are sent: report in-band, as OpenAI does
+        log.exception("chat completion stream failed")
+        message = str(exc) if isinstance(exc, QuestionError) else "生成回答时出错 (answer generation failed)"
+        yield {"data": json.dumps({"error": {"message": message, "type": "server_error"}}, ensure_ascii=False)}
+    yield {"data": "[DONE]"}
+
+
+@router.post("/chat/completions", summary="OpenAI-compatible chat completion (RAG answer with citations)")
+async def chat_completions(body: ChatCompletionRequest, svc: RagService = Depends(ready_service)) -> Any:
+    question, history = split_messages(body)
+    mode = mode_for_model(body.model, body.mode)
+    if not body.stream:
+        result = await run_in_threadpool(svc.ask, question, history, body.k, mode)
+        return completion_object(result, body.model)
+    events = svc.ask_stream(question, history, body.k, mode)
+    events = await run_in_threadpool(start_stream, events)
+    return EventSourceResponse(stream_chunks(events, body.model), sep="\n", ping=10)
+
+
+@router.get("/models", summary="OpenAI-compatible model list: one entry per answer mode")
+def list_models() -> dict[str, Any]:
+    created = int(time.time())
+    ids = [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{mode}" for mode in MODES]
+    return {
+        "object": "list",
+        "data": [{"id": name, "object": "model", "created": created, "owned_by": "rag"} for name in ids],
+    }

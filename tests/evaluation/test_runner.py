@@ -1,0 +1,192 @@
+"""The resumable runner: caching, errors, limits, config hashing, judge hook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from eval_samples import PASSAGE_BLACKSTONE, PASSAGE_MEETING, passage
+
+from rag.evaluation import runner
+from rag.evaluation.runner import config_hash, load_cache, load_dataset, run_eval
+
+ROWS = [
+    {
+        "id": "q1",
+        "question": "黑石二季度LP净流入多少？",
+        "answer": "170亿美元",
+        "must_include": ["170亿美元"],
+        "evidence": [{"file": "a.txt", "quote": "资金净流入额为 170 亿美元"}],
+        "type": "numeric",
+    },
+    {
+        "id": "q2",
+        "question": "中央经济工作会议在哪里举行？",
+        "answer": "北京",
+        "must_include": ["北京"],
+        "evidence": [{"file": "b.txt", "quote": "12 月 11 日至 12 日在北京举行"}],
+        "type": "factoid",
+    },
+    {"id": "q3", "question": "火星上有几座城市？", "answer": "", "type": "unanswerable"},
+]
+ANSWERS = {
+    "q1": ("黑石今年二季度LP的资金净流入额为170亿美元[1]。", PASSAGE_BLACKSTONE),
+    "q2": ("中央经济工作会议12月11日至12日在北京举行[1]。", PASSAGE_MEETING),
+}
+
+
+def fake_predict(item: dict[str, Any]) -> dict[str, Any]:
+    retrieved = [passage(PASSAGE_MEETING, "b.txt"), passage(PASSAGE_BLACKSTONE, "a.txt")]
+    if item["id"] not in ANSWERS:
+        return {"answer": "资料中没有相关信息。", "refused": True, "citations": [], "retrieved": retrieved,
+                "timings": {"retrieve_ms": 5, "generate_ms": 0, "total_ms": 6, "ttft_ms": None}}
+    text, cited = ANSWERS[item["id"]]
+    return {
+        "question": item["question"],
+        "answer": text,
+        "refused": False,
+        "mode": "test",
+        "citations": [
+            {"n": 1, "file": "x.txt", "title": "", "section": "", "text": cited, "score": 1, "chunk_id": "c"}
+        ],
+        "timings": {"retrieve_ms": 10, "generate_ms": 500, "total_ms": 520, "ttft_ms": 100},
+        "retrieved": retrieved,
+        "tokens_generated": 30,
+        "fallback": None,
+    }
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "dev.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in ROWS) + "\n\n", encoding="utf-8")
+    return path
+
+
+def test_run_writes_everything_and_returns_metrics(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    m = run_eval(dataset, fake_predict, {"mode": "test", "k": 5}, out, progress=False)
+    assert m["n_questions"] == 3 and m["n_errors"] == 0
+    o = m["overall"]
+    assert o["key_fact_accuracy"] == 1.0 and o["refusal_rate"] == 1.0
+    assert o["recall@1"] == 0.5 and o["recall@5"] == 1.0 and o["mrr@10"] == 0.75
+    assert o["citation_precision"] == 1.0
+    assert m["run"]["config"] == {"mode": "test", "k": 5}
+    for name in ("metrics.json", "report.md", "report.html", "per_question.jsonl", "predictions.jsonl", "config.json"):
+        assert (out / name).exists(), name
+    assert (out / "charts" / "metrics.png").exists() and (out / "charts" / "latency.png").exists()
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["overall"] == o
+    cache = list((out / "cache").glob("*.jsonl"))
+    assert [c.stem for c in cache] == [config_hash({"mode": "test", "k": 5})]
+
+
+def test_interrupted_run_resumes_where_it_stopped(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    calls: list[str] = []
+
+    def interrupted(item: dict[str, Any]) -> dict[str, Any]:
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(item["id"])
+        return fake_predict(item)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(dataset, interrupted, {"mode": "test"}, out, progress=False)
+    assert calls == ["q1", "q2"]
+
+    second: list[str] = []
+
+    def counting(item: dict[str, Any]) -> dict[str, Any]:
+        second.append(item["id"])
+        return fake_predict(item)
+
+    m = run_eval(dataset, counting, {"mode": "test"}, out, progress=False)
+    assert second == ["q3"]
+    assert m["n_errors"] == 0 and m["overall"]["key_fact_accuracy"] == 1.0
+
+
+def test_errors_recorded_not_fatal_and_retried(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+
+    def flaky(item: dict[str, Any]) -> dict[str, Any]:
+        if item["id"] == "q2":
+            raise RuntimeError("LLM server down")
+        return fake_predict(item)
+
+    m = run_eval(dataset, flaky, {"mode": "test"}, out, progress=False)
+    assert m["n_errors"] == 1
+    rows = [json.loads(x) for x in (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
+    failed = next(r for r in rows if r["id"] == "q2")
+    assert failed["passed"] is False and "LLM server down" in failed["error"]
+
+    retried: list[str] = []
+
+    def fixed(item: dict[str, Any]) -> dict[str, Any]:
+        retried.append(item["id"])
+        return fake_predict(item)
+
+    m = run_eval(dataset, fixed, {"mode": "test"}, out, progress=False)
+    assert retried == ["q2"] and m["n_errors"] == 0
+
+
+def test_non_dict_prediction_is_an_error(dataset: Path, tmp_path: Path) -> None:
+    def not_a_dict(item: dict[str, Any]) -> Any:
+        return "text"
+
+    m = run_eval(dataset, not_a_dict, {"mode": "x"}, tmp_path / "r", progress=False)
+    assert m["n_errors"] == 3
+
+
+def test_limit_and_config_hash(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    m = run_eval(dataset, fake_predict, {"mode": "a", "k": 3}, out, limit=2, progress=False)
+    assert m["n_questions"] == 2
+    run_eval(dataset, fake_predict, {"mode": "b", "k": 3}, out, limit=1, progress=False)
+    assert len(list((out / "cache").glob("*.jsonl"))) == 2
+    assert config_hash({"k": 3, "mode": "a"}) == config_hash({"mode": "a", "k": 3})
+    assert config_hash({"mode": "a"}) != config_hash({"mode": "b"})
+
+
+def test_load_dataset_validation(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"id": 1, "question": "a"}\n{"id": "1", "question": "b"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="duplicate"):
+        load_dataset(p)
+    p.write_text('{"question": "a"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="'id'"):
+        load_dataset(p)
+    p.write_text('{"id": 7, "question": "a"}\n', encoding="utf-8")
+    assert load_dataset(p)[0]["id"] == "7"
+
+
+def test_torn_cache_line_is_skipped(tmp_path: Path) -> None:
+    p = tmp_path / "c.jsonl"
+    p.write_text('{"id": "a", "prediction": {}}\n{"id": "b", "predic', encoding="utf-8")
+    assert list(load_cache(p)) == ["a"]
+
+
+def test_judge_scores_answers_and_is_cached(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def create(**kwargs: Any) -> Any:
+        calls.append(kwargs["model"])
+        return SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content='{"score": 1}'))])
+
+    client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
+    monkeypatch.setattr(runner.M, "make_judge_client", lambda *a, **k: client)
+    monkeypatch.setenv("RAG_JUDGE_MODEL", "judge-model")
+    out = tmp_path / "run"
+    m = run_eval(dataset, fake_predict, {"mode": "test"}, out, progress=False)
+    assert m["overall"]["judge_correctness"] == 1.0
+    assert calls == ["judge-model", "judge-model"]  # the two answerable questions
+    run_eval(dataset, fake_predict, {"mode": "test"}, out, progress=False)
+    assert len(calls) == 2  # cached with the prediction
+
+
+def test_judge_required_but_unconfigured(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner.M, "make_judge_client", lambda *a, **k: None)
+    with pytest.raises(ValueError, match="judge"):
+        run_eval(dataset, fake_predict, {"mode": "test"}, tmp_path / "r", judge=True, progress=False)
