@@ -29,7 +29,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug lo
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False, show_time=False)],
     )
-    for noisy in ("httpx", "sentence_transformers", "jieba", "urllib3", "faiss"):
+    for noisy in ("httpx", "sentence_transformers", "jieba", "urllib3", "faiss", "bm25s", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -83,6 +83,135 @@ def ingest(
         f"files: {report.files}  articles: {report.articles}  chunks: {report.chunks}  "
         f"chunks embedded: {report.chunks_embedded}  seconds: {report.seconds:.1f}"
     )
+
+
+def _service(index: Optional[Path]):
+    from rag.index.store import IndexNotFoundError
+    from rag.service import RagService
+
+    try:
+        return RagService(index_dir=index)
+    except IndexNotFoundError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The question or keywords.")],
+    k: Annotated[int, typer.Option("--k", help="Number of passages.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    file: Annotated[Optional[list[str]], typer.Option("--file", help="Only these files.")] = None,
+    section: Annotated[Optional[list[str]], typer.Option("--section", help="Only these sections.")] = None,
+    title: Annotated[str, typer.Option("--title", help="Only articles whose title contains this.")] = "",
+    index: IndexOption = None,
+) -> None:
+    """Ranked passages for a query (hybrid dense + BM25)."""
+    from rag.retrieve.base import SearchFilters
+    from rag.service import QuestionError
+
+    svc = _service(index)
+    try:
+        result = svc.search(query, k, SearchFilters(files=file or [], sections=section or [], title_contains=title))
+    except QuestionError as exc:
+        _fail(str(exc), 2)
+        return
+    if as_json:
+        out.print_json(json.dumps(result, ensure_ascii=False))
+        return
+    for rank, item in enumerate(result["results"], start=1):
+        out.print(f"[bold]{rank}. {item['title']}[/]  [dim]{item['section']} · {item['file']} · score {item['score']:.4f}[/]")
+        out.print(item["text"], markup=False, highlight=False)
+        out.print()
+
+
+def _print_answer(result: dict) -> None:
+    out.print(result["answer"], markup=False, highlight=False)
+    if result.get("notice"):
+        out.print(f"[yellow]{result['notice']}[/]")
+    items = result["citations"] or result.get("related", [])
+    if items:
+        out.print("[bold]来源[/]" if result["citations"] else "[bold]可能相关的资料[/]")
+    for item in items:
+        label = f"[{item['n']}]" if "n" in item else "-"
+        out.print(f"{label} {item['title']} ({item['file']})", markup=False, highlight=False)
+    t = result["timings"]
+    console.print(f"[dim]mode {result['mode']} · retrieve {t['retrieve_ms']} ms · total {t['total_ms']} ms[/]")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Chinese.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    mode: Annotated[Optional[str], typer.Option("--mode", help="local, openai or extractive.")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Passages to retrieve.")] = None,
+    index: IndexOption = None,
+) -> None:
+    """Answer a question with checked citations (or an honest refusal)."""
+    from rag.service import QuestionError
+
+    svc = _service(index)
+    try:
+        if as_json:
+            result = svc.ask(question, k=k, mode=mode)
+            public = {key: result[key] for key in ("question", "answer", "refused", "mode", "citations", "timings")}
+            public["notice"] = result.get("notice")
+            out.print_json(json.dumps(public, ensure_ascii=False))
+            return
+        result = {}
+        for event in svc.ask_stream(question, k=k, mode=mode):
+            if event["type"] == "token":
+                out.print(event["text"], end="", markup=False, highlight=False)
+            else:
+                result = event["result"]
+        out.print()
+        _print_answer(result)
+    except QuestionError as exc:
+        _fail(str(exc), 2)
+
+
+@app.command()
+def chat(
+    mode: Annotated[Optional[str], typer.Option("--mode", help="local, openai or extractive.")] = None,
+    index: IndexOption = None,
+) -> None:
+    """Interactive multi-turn chat in the terminal (streaming). Empty line or Ctrl-D quits."""
+    from rag.service import QuestionError
+
+    svc = _service(index)
+    history: list[dict] = []
+    while True:
+        try:
+            question = console.input("[bold cyan]问> [/]").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        try:
+            result = {}
+            for event in svc.ask_stream(question, history=history, mode=mode):
+                if event["type"] == "token":
+                    out.print(event["text"], end="", markup=False, highlight=False)
+                else:
+                    result = event["result"]
+            out.print()
+            _print_answer(result)
+        except QuestionError as exc:
+            console.print(f"[red]{exc}[/]")
+            continue
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": result["answer"]}]
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Bind address.")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port.")] = None,
+    index: IndexOption = None,
+) -> None:
+    """Serve the chat UI, the HTTP API and the embeddable widget in one process."""
+    from rag.api.app import serve as run_server
+
+    settings = get_settings()
+    run_server(host or settings.host, port or settings.port, index)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m rag.cli`

@@ -61,6 +61,8 @@ class RagService:
             reranker = CrossEncoderReranker(self.settings.reranker_model, self.settings.embedding_device)
         self.retriever = HybridRetriever(index, embedder_from_settings(self.settings), self.settings, reranker)
         self.idf = IdfTable(index.tokens)
+        # Warm up jieba and the model now, not on the first user's question.
+        self.retriever.search("预热", k=1)
 
     def _fresh(self) -> HybridRetriever:
         """The retriever for the live index version, reloading if ingest wrote a new one."""

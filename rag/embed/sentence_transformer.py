@@ -37,7 +37,7 @@ class SentenceTransformerEmbedder:
         log.info("loading embedding model %s", model_name_or_path)
         self.model = SentenceTransformer(model_name_or_path, device=device)
         self.name = model_name_or_path
-        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        self.dimension = int(self.model.get_embedding_dimension())
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size

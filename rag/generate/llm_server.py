@@ -117,6 +117,7 @@ class LocalLLMServer:
         ctx: int = 4096,
         *,
         parallel: int = 1,
+        threads_batch: int | None = None,
         cache_ram_mib: int = 1024,
         poll: int | None = None,
         log_path: Path | str | None = None,
@@ -131,6 +132,7 @@ class LocalLLMServer:
         self.threads = int(threads)
         self.ctx = int(ctx)
         self.parallel = int(parallel)
+        self.threads_batch = int(threads_batch) if threads_batch else self.threads
         self.cache_ram_mib = int(cache_ram_mib)
         self.poll = poll
         self.die_with_parent = die_with_parent
@@ -171,7 +173,8 @@ class LocalLLMServer:
             sys.executable, "-m", "rag.generate.llm_server",
             "--model", str(self.model_path),
             "--host", self.host, "--port", str(self.port),
-            "--threads", str(self.threads), "--ctx", str(self.ctx),
+            "--threads", str(self.threads), "--threads-batch", str(self.threads_batch),
+            "--ctx", str(self.ctx),
             "--parallel", str(self.parallel), "--cache-ram-mib", str(self.cache_ram_mib),
             "--alias", self.model_id,
         ]  # fmt: skip
@@ -194,7 +197,7 @@ class LocalLLMServer:
         if self._log_path is None:
             self._log_path = Path(tempfile.gettempdir()) / f"rag-llm-server-{self.port}.log"
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = open(self._log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self._log_file = open(self._log_path, "wb")  # noqa: SIM115 (closed in stop())
         env = dict(os.environ)
         # The child must import this package even when the caller's cwd is elsewhere.
         pkg_root = str(Path(__file__).resolve().parents[2])
@@ -316,10 +319,11 @@ def ensure_local_server(
     with _managed_lock:
         srv = _managed.get((host, port))
         state = probe(root)
-        if state == "ok":
-            return f"{root}/v1"
         if state == "loading":
             _wait_for(root, timeout)
+            state = "ok"
+        if state == "ok":
+            _warn_if_other_model(root, Path(settings.llm_model_path))
             return f"{root}/v1"
         if state == "other":
             raise LLMServerError(f"{root} answers but is not a llama.cpp server")
@@ -351,6 +355,20 @@ def ensure_local_server(
         return srv.base_url
 
 
+def _warn_if_other_model(root: str, model: Path) -> None:
+    """Log a warning when the running server serves another GGUF than configured."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{root}/v1/models", timeout=2.0) as r:
+            data = json.loads(r.read())
+        ids = [str(m.get("id", "")) for m in data.get("data", [])]
+    except (OSError, ValueError, http.client.HTTPException):
+        return
+    if ids and not any(model.stem in i or model.name in i for i in ids):
+        log.warning("Reusing the LLM server on %s, which serves %s, not %s", root, ids,
+                    model.name)
+
+
 def _wait_for(root: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while probe(root, timeout=2.0) != "ok":
@@ -370,6 +388,7 @@ def serve(
     ctx: int = 4096,
     *,
     parallel: int = 1,
+    threads_batch: int | None = None,
     cache_ram_mib: int = 1024,
     alias: str = "",
     poll: int | None = None,
@@ -393,8 +412,8 @@ def serve(
     params.port = port
     params.n_ctx = ctx  # 0 would mean the model's 32k: a far bigger KV cache
     params.n_parallel = parallel  # slots; ctx is shared between them
-    params.cpuparams.n_threads = threads  # generation
-    params.cpuparams_batch.n_threads = threads  # prompt evaluation
+    params.cpuparams.n_threads = threads  # generation (one token at a time)
+    params.cpuparams_batch.n_threads = threads_batch or threads  # prompt evaluation
     if poll is not None:  # 0-100: how hard idle worker threads spin (llama.cpp: 50)
         params.cpuparams.poll = poll
         params.cpuparams_batch.poll = poll
@@ -441,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=None, help="default: settings.llm_port")
     ap.add_argument("--threads", type=int, default=None, help="default: settings.llm_threads")
     ap.add_argument("--ctx", type=int, default=None, help="default: settings.llm_context")
+    ap.add_argument("--threads-batch", type=int, default=None,
+                    help="threads for prompt evaluation (default: --threads)")
     ap.add_argument("--parallel", type=int, default=1)
     ap.add_argument("--cache-ram-mib", type=int, default=1024)
     ap.add_argument("--alias", default="")
@@ -463,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         ap.error(f"model not found: {args.model}")
     serve(args.model, args.host, args.port, args.threads, args.ctx, parallel=args.parallel,
+          threads_batch=args.threads_batch,
           cache_ram_mib=args.cache_ram_mib, alias=args.alias or args.model.stem, poll=args.poll,
           parent_pid=args.parent_pid, verbosity=args.verbosity)
     return 0

@@ -112,7 +112,7 @@ class HybridRetriever:
         if self.reranker is not None and ranked:
             ranked = self.reranker.rerank(query, ranked[: max(k * 4, 20)])
         if merge:
-            ranked = merge_overlapping(ranked)
+            ranked = merge_overlapping(ranked, max_chars=self.settings.chunk_max_size + self.settings.chunk_size)
         confidence = Confidence(
             dense=max(cand.dense.values(), default=0.0),
             bm25=max(cand.bm25.values(), default=0.0),
@@ -149,12 +149,19 @@ def _merge_two(a: Chunk, b: Chunk) -> Chunk:
     )
 
 
-def merge_overlapping(ranked: list[ScoredChunk]) -> list[ScoredChunk]:
-    """Merge passages that overlap in the same article into the best-ranked one."""
+def merge_overlapping(ranked: list[ScoredChunk], max_chars: int = 1000) -> list[ScoredChunk]:
+    """Merge passages that overlap in the same article into the best-ranked one.
+
+    A merge that would grow the passage past max_chars is skipped: a cited passage
+    should stay short enough to read and to send to the model.
+    """
     merged: list[ScoredChunk] = []
     for item in ranked:
         for kept in merged:
-            if _overlaps(kept.chunk, item.chunk):
+            if (
+                _overlaps(kept.chunk, item.chunk)
+                and max(kept.chunk.end, item.chunk.end) - min(kept.chunk.start, item.chunk.start) <= max_chars
+            ):
                 kept.chunk = _merge_two(kept.chunk, item.chunk)
                 kept.extra.setdefault("merged_ids", []).append(item.chunk.chunk_id)
                 if item.dense_score is not None:
