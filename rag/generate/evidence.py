@@ -86,7 +86,7 @@ def rank_sentences(question: str, passages: list[ScoredChunk], idf: IdfTable) ->
 
 
 def context_for_llm(
-    question: str, passages: list[ScoredChunk], idf: IdfTable, budget_chars: int = 420, max_passages: int = 3
+    question: str, passages: list[ScoredChunk], idf: IdfTable, budget_chars: int = 300, max_passages: int = 3
 ) -> list[tuple[int, str]]:
     """(passage number, excerpt) pairs: the best sentences, each with its neighbours, within a budget.
 
