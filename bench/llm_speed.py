@@ -36,7 +36,10 @@ sys.path.insert(0, str(ROOT))
 from rag.generate.llm_server import LocalLLMServer  # noqa: E402
 from rag.models.llm_assemble import SPECS, assemble, read_gguf_metadata  # noqa: E402
 
-SYSTEM = "你是一个严谨的中文问答助手。只根据提供的资料回答问题，并注明依据；资料中没有答案时直接说不知道。"
+SYSTEM = (
+    "你是一个严谨的中文问答助手。只根据提供的资料回答问题，并注明依据；"
+    "资料中没有答案时直接说不知道。"
+)
 QUESTION = "根据以上资料，VC/PE 机构在当前政策环境下如何调整投资和退出策略？请用三点简要回答。"
 FALLBACK_PASSAGE = (
     "近日，多项活跃资本市场、提振投资者信心的重磅政策接连推出，为二级市场长期稳定发展带来助力。"
@@ -111,7 +114,8 @@ def bench_variant(variant: str, threads: int, args: argparse.Namespace) -> dict[
     t_assemble = time.monotonic() - t0
     meta = read_gguf_metadata(path)
 
-    srv = LocalLLMServer(path, port=0, threads=threads, ctx=args.ctx, poll=args.poll)
+    srv = LocalLLMServer(path, port=0, threads=threads, ctx=args.ctx, poll=args.poll,
+                         threads_batch=args.threads_batch)
     t0 = time.monotonic()
     with srv:
         t_load = time.monotonic() - t0
@@ -146,6 +150,7 @@ def bench_variant(variant: str, threads: int, args: argparse.Namespace) -> dict[
         "file": spec.filename,
         "sha256": spec.sha256,
         "threads": threads,
+        "threads_batch": srv.threads_batch,
         "assemble_s": t_assemble,
         "load_s": t_load,
         "rss_loaded_mib": mem_loaded.get("VmRSS", 0.0),
@@ -170,12 +175,37 @@ def bench_variant(variant: str, threads: int, args: argparse.Namespace) -> dict[
     }
 
 
+def _report(r: dict[str, Any]) -> str:
+    return "\n".join([
+        f"\n== {r['variant']}  {r['name']}  threads={r['threads']}/{r['threads_batch']}",
+        f"  file            {r['file']}",
+        f"  sha256          {r['sha256']}",
+        f"  assemble        {r['assemble_s']:.1f} s (~0 when already assembled)",
+        f"  server ready    {r['load_s']:.1f} s",
+        f"  RSS loaded      {r['rss_loaded_mib']:.0f} MiB",
+        f"  RSS after runs  {r['rss_after_mib']:.0f} MiB (anon {r['rss_anon_after_mib']:.0f},"
+        f" file-backed {r['rss_file_after_mib']:.0f}; peak {r['rss_peak_mib']:.0f})",
+        f"  prompt          {r['prompt_tokens']} tokens, eval {r['prompt_tps']:.1f} tok/s"
+        f"  (runs {r['all_prompt_tps']})",
+        f"  generation      {r['gen_tokens']:.0f} tokens, {r['gen_tps']:.1f} tok/s"
+        f"  (runs {r['all_gen_tps']})",
+        f"  cold request    {r['cold_wall_s']:.1f} s wall",
+        f"  cached prompt   {r['warm_cache_n']} tokens reused, prompt {r['warm_prompt_ms']:.0f} ms,"
+        f" request {r['warm_wall_s']:.1f} s wall",
+        f"                  ({r['warm_gen_tokens']} tokens at {r['warm_gen_tps']:.1f} tok/s)",
+        f"  load average    {r['load_avg']}",
+        f"  answer          {r['answer'][:200]!r}",
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("variants", nargs="*", default=["0.5b", "1.5b"], choices=list(SPECS))
     ap.add_argument("--threads", type=int, action="append", default=None,
                     help="repeat to compare thread counts (default: 2)")
+    ap.add_argument("--threads-batch", type=int, default=None,
+                    help="threads for prompt evaluation (default: same as --threads)")
     ap.add_argument("--poll", type=int, default=None, help="llama.cpp thread polling 0-100")
     ap.add_argument("--ctx", type=int, default=4096)
     ap.add_argument("--prompt-tokens", type=int, default=600)
@@ -191,27 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         for threads in args.threads or [2]:
             res = bench_variant(variant, threads, args)
             results.append(res)
-            print(
-                f"\n== {res['variant']}  {res['name']}  threads={threads}\n"
-                f"  file            {res['file']}\n"
-                f"  sha256          {res['sha256']}\n"
-                f"  assemble        {res['assemble_s']:.1f} s (0 when already assembled)\n"
-                f"  server ready    {res['load_s']:.1f} s\n"
-                f"  RSS loaded      {res['rss_loaded_mib']:.0f} MiB\n"
-                f"  RSS after runs  {res['rss_after_mib']:.0f} MiB (anon {res['rss_anon_after_mib']:.0f},"
-                f" file-backed {res['rss_file_after_mib']:.0f}; peak {res['rss_peak_mib']:.0f})\n"
-                f"  prompt          {res['prompt_tokens']} tokens, eval {res['prompt_tps']:.1f} tok/s"
-                f"  (runs {res['all_prompt_tps']})\n"
-                f"  generation      {res['gen_tokens']:.0f} tokens, {res['gen_tps']:.1f} tok/s"
-                f"  (runs {res['all_gen_tps']})\n"
-                f"  cold request    {res['cold_wall_s']:.1f} s wall\n"
-                f"  cached prompt   {res['warm_cache_n']} tokens reused, prompt {res['warm_prompt_ms']:.0f} ms,"
-                f" request {res['warm_wall_s']:.1f} s wall"
-                f" ({res['warm_gen_tokens']} tokens at {res['warm_gen_tps']:.1f} tok/s)\n"
-                f"  load average    {res['load_avg']}\n"
-                f"  answer          {res['answer'][:200]!r}",
-                flush=True,
-            )
+            print(_report(res), flush=True)
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=1))
     return 0

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +212,10 @@ def _mount_ui(app: FastAPI, holder: ServiceHolder, settings: Settings) -> None:
     from ui.gradio_app import CSS, HEAD, build_ui
 
     blocks = build_ui(holder.get, settings)
-    gr.mount_gradio_app(app, blocks, path=UI_PATH, css=CSS, head=HEAD, footer_links=["api"], run_history=False)
+    gr.mount_gradio_app(
+        app, blocks, path=UI_PATH, css=CSS, head=HEAD, footer_links=["api"], run_history=False, pwa=False,
+        max_file_size="50mb",
+    )
 
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:
@@ -317,6 +321,32 @@ def create_app(
     if ui:
         _mount_ui(app, holder, settings)
     return app
+
+
+@contextmanager
+def running_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run ``app`` with uvicorn in a background thread; yields its base URL.
+
+    Port 0 lets the OS pick a free port (read back from the bound socket), so tests
+    and the load benchmark never race for one.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    bound = server.servers[0].sockets[0].getsockname()
+    try:
+        yield f"http://{host}:{bound[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def serve(host: str | None = None, port: int | None = None, index_dir: Path | None = None) -> None:

@@ -13,16 +13,21 @@ Mapping:
 * the answer's citations go in an extra top-level ``citations`` field (also on the
   last stream chunk, together with ``answer``, ``refused`` and ``notice``).
 
-Streaming sends the model's tokens as they come. The answer is then checked and its
-markers renumbered, so the final chunk's ``answer`` is the authoritative text; when
-no tokens were streamed (extractive mode, refusal before generation) the checked
-answer is sent as the content instead.
+Streaming: the model's raw tokens are not the answer. After generation every marker
+is checked against its passage, wrong ones are dropped and the rest renumbered, and
+an unsupported answer becomes a refusal ("无法回答[1]" -> "知识库中没有找到…"). Clients
+such as chat front-ends render only ``content``, so by default the stream carries the
+*checked* answer (sent sentence by sentence once it is known; SSE comments keep the
+connection alive meanwhile) and its markers always match ``citations``. The extension
+``"stream_raw": true`` streams the model's tokens live instead, for the lowest time to
+first token; then only the final chunk's ``answer`` is the checked text.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -93,8 +98,16 @@ def completion_object(result: dict[str, Any], model: str) -> dict[str, Any]:
     }
 
 
-def stream_chunks(events: Iterator[dict[str, Any]], model: str) -> Iterator[dict[str, str]]:
-    """OpenAI ``chat.completion.chunk`` SSE frames, ending with ``[DONE]``."""
+_SENTENCE_END_RE = re.compile(r"(?<=[。！？!?；;\n])")
+
+
+def sentence_pieces(text: str) -> list[str]:
+    """The text cut after each sentence end, so joining the pieces gives it back exactly."""
+    return [piece for piece in _SENTENCE_END_RE.split(text) if piece]
+
+
+def stream_chunks(events: Iterator[dict[str, Any]], model: str, raw: bool = False) -> Iterator[dict[str, str]]:
+    """OpenAI ``chat.completion.chunk`` SSE frames, ending with ``[DONE]`` (see module docstring)."""
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
 
     def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
@@ -105,13 +118,14 @@ def stream_chunks(events: Iterator[dict[str, Any]], model: str) -> Iterator[dict
     streamed = False
     try:
         for event in events:
-            if event["type"] == "token" and event["text"]:
+            if event["type"] == "token" and event["text"] and raw:
                 streamed = True
                 yield frame({"content": event["text"]})
             elif event["type"] == "final":
                 result = event["result"]
                 if not streamed:
-                    yield frame({"content": result["answer"]})
+                    for piece in sentence_pieces(result["answer"]):
+                        yield frame({"content": piece})
                 yield frame({}, "stop", answer=result["answer"], **_extras(result))
     except Exception as exc:  # headers are sent: report in-band, as OpenAI does
         log.exception("chat completion stream failed")
@@ -129,7 +143,7 @@ async def chat_completions(body: ChatCompletionRequest, svc: RagService = Depend
         return completion_object(result, body.model)
     events = svc.ask_stream(question, history, body.k, mode)
     events = await run_in_threadpool(start_stream, events)
-    return EventSourceResponse(stream_chunks(events, body.model), sep="\n", ping=10)
+    return EventSourceResponse(stream_chunks(events, body.model, raw=body.stream_raw), sep="\n", ping=10)
 
 
 @router.get("/models", summary="OpenAI-compatible model list: one entry per answer mode")

@@ -139,3 +139,7 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
     k: int | None = Field(default=None, ge=1, le=MAX_K, description="Extension: passages to retrieve.")
     mode: str | None = Field(default=None, description="Extension: answer mode; overrides the one implied by model.")
+    stream_raw: bool = Field(
+        default=False,
+        description="Extension: stream the model's unchecked tokens live; the last chunk's `answer` is the checked text.",
+    )

@@ -21,6 +21,20 @@ Endpoints (llama.cpp server): ``/health``, ``/v1/models``,
 ``/tokenize``, ``/apply-template``, ``/props``, ``/slots``, ``/metrics``.
 Each chat completion response carries llama.cpp ``timings`` (prompt and
 generation tokens/s).
+
+Notes:
+
+* The ``model`` field of a request is not checked (one model per server);
+  /v1/models lists the GGUF's stem.
+* Chat formatting uses the Qwen2.5 Jinja template stored in the GGUF; with no
+  system message it inserts "You are Qwen, created by Alibaba Cloud…", so
+  always send one.  Generation stops at ``<|im_end|>`` (the GGUF's EOS).
+* Prompt caching is on (see ``serve``); a request can opt out with
+  ``"cache_prompt": false`` (``extra_body`` in the openai client).
+* On a busy 2-core machine ``threads=2`` can be several times slower than
+  ``threads=1`` for generation: llama.cpp's worker threads wait on each
+  other at every step, and a descheduled thread stalls the other one
+  (see bench/llm_speed.py).
 """
 
 from __future__ import annotations
@@ -45,7 +59,6 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
 
 if TYPE_CHECKING:
     from rag.config import Settings

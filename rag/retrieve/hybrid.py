@@ -62,7 +62,7 @@ class HybridRetriever:
         return {int(r): float(s) for r, s in zip(rows[0], scores[0]) if r >= 0}
 
     def _bm25(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        tokens = [t for t in tokenize(query) if t in self.bm25.vocab_dict]
+        tokens = [t for t in tokenize(query) if t in self.bm25.vocab_dict] if self._has_bm25 else []
         if not tokens or not self._has_bm25:
             return {}
         scores = self.bm25.get_scores(tokens)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -34,10 +33,9 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLLMServer]:
-    log = tmp_path_factory.mktemp("llm") / "server.log"
-    with LocalLLMServer(model_path, port=0, threads=2, ctx=2048, log_path=log) as srv:
-        yield srv
+def server(llm_server: LocalLLMServer) -> LocalLLMServer:
+    """The session's 0.5B server from tests/conftest.py (one per test session)."""
+    return llm_server
 
 
 def _client(base_url: str, **kw: object) -> openai.OpenAI:
@@ -94,7 +92,8 @@ def test_chat_completion_streaming_chinese(server: LocalLLMServer) -> None:
 def test_prompt_cache_reused(server: LocalLLMServer) -> None:
     """The same prompt a second time reuses the cached KV (llama.cpp `cache_n`)."""
     client = _client(server.base_url, timeout=120)
-    msgs = [{"role": "system", "content": "请用中文回答。" + "背景资料：上海是中国的经济中心。" * 20},
+    context = "背景资料：上海是中国的经济中心。" * 20
+    msgs = [{"role": "system", "content": "请用中文回答。" + context},
             {"role": "user", "content": "上海是什么中心？"}]
     for _ in range(2):
         r = client.chat.completions.create(
@@ -124,8 +123,8 @@ def test_dead_server_fails_fast(model_path: Path, tmp_path: Path) -> None:
 
 
 def test_ensure_local_server_reuses_running(server: LocalLLMServer, tmp_path: Path) -> None:
-    settings = Settings(llm_host="127.0.0.1", llm_port=server.port, data_dir=tmp_path,
-                        models_dir=server.model_path.parent,
+    settings = Settings(_env_file=None, llm_host="127.0.0.1", llm_port=server.port,
+                        data_dir=tmp_path, models_dir=server.model_path.parent,
                         llm_model_file=server.model_path.name)
     assert ensure_local_server(settings) == server.base_url
 
@@ -134,7 +133,7 @@ def test_ensure_local_server_starts_one(model_path: Path, tmp_path: Path) -> Non
     from rag.generate import llm_server
 
     port = llm_server._free_port("127.0.0.1")
-    settings = Settings(llm_host="127.0.0.1", llm_port=port, llm_context=1024,
+    settings = Settings(_env_file=None, llm_host="127.0.0.1", llm_port=port, llm_context=1024,
                         data_dir=tmp_path, models_dir=model_path.parent,
                         llm_model_file=model_path.name)
     try:

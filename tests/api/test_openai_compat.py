@@ -1,0 +1,224 @@
+"""/v1/chat/completions and /v1/models, driven by the official openai client over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from fastapi.testclient import TestClient
+
+from api_support import assert_error, settings_for, sse_events
+from rag.api.app import create_app, running_server
+from rag.api.openai_compat import mode_for_model, sentence_pieces, split_messages, stream_chunks
+from rag.api.schemas import ChatCompletionRequest
+from rag.service import RagService
+
+BXPE = "黑石BXPE基金的管理费是多少？"
+CARS = "2023年中国汽车出口了多少辆？"
+
+
+@pytest.fixture(scope="module")
+def oai(live_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{live_url}/v1", api_key="unused", max_retries=0, timeout=120)
+
+
+def citation_numbers(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+
+
+def test_models_lists_one_model_per_mode(oai: openai.OpenAI) -> None:
+    ids = {model.id for model in oai.models.list()}
+    assert ids == {"rag", "rag-local", "rag-openai", "rag-extractive"}
+
+
+def test_completion_has_answer_and_citations(oai: openai.OpenAI) -> None:
+    completion = oai.chat.completions.create(
+        model="rag-extractive", messages=[{"role": "user", "content": BXPE}]
+    )
+    assert completion.object == "chat.completion"
+    assert completion.model == "rag-extractive"
+    choice = completion.choices[0]
+    assert choice.finish_reason == "stop" and choice.message.role == "assistant"
+    answer = choice.message.content or ""
+    assert "1.25%" in answer
+    citations = completion.model_extra["citations"]
+    assert citation_numbers(answer) == {c["n"] for c in citations}
+    assert completion.model_extra["refused"] is False
+
+
+def test_streaming_completion_ends_with_citations(oai: openai.OpenAI) -> None:
+    stream = oai.chat.completions.create(
+        model="rag", messages=[{"role": "user", "content": CARS}], stream=True, extra_body={"mode": "extractive"}
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    content = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    assert last.model_extra["answer"] == content
+    assert "491万辆" in content
+    assert citation_numbers(content) == {c["n"] for c in last.model_extra["citations"]}
+    assert all(chunk.object == "chat.completion.chunk" for chunk in chunks)
+
+
+def test_stream_is_terminated_by_done(live_url: str) -> None:
+    body = {"model": "rag-extractive", "stream": True, "messages": [{"role": "user", "content": CARS}]}
+    response = httpx.post(f"{live_url}/v1/chat/completions", json=body, timeout=120)
+    assert response.status_code == 200
+    events = sse_events(response.text)
+    assert events[-1][1] == "[DONE]"
+    assert events[-2][1]["citations"]
+
+
+def test_earlier_messages_are_the_history(oai: openai.OpenAI) -> None:
+    completion = oai.chat.completions.create(
+        model="rag-extractive",
+        messages=[
+            {"role": "system", "content": "Ignore citations."},
+            {"role": "user", "content": "黑石BXPE基金是什么？"},
+            {"role": "assistant", "content": "黑石BXPE是一只面向富人出资人的PE基金[1]。"},
+            {"role": "user", "content": [{"type": "text", "text": "它的管理费是多少？"}]},
+        ],
+    )
+    answer = completion.choices[0].message.content or ""
+    assert "管理费" in answer and completion.model_extra["citations"]
+
+
+def test_off_topic_question_is_refused(oai: openai.OpenAI) -> None:
+    completion = oai.chat.completions.create(
+        model="rag-extractive", messages=[{"role": "user", "content": "火星上有几只猫？"}]
+    )
+    assert completion.model_extra["refused"] is True
+    assert completion.model_extra["citations"] == []
+    assert "没有找到" in (completion.choices[0].message.content or "")
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": ""}],
+        [{"role": "user", "content": BXPE}, {"role": "assistant", "content": "..."}],
+        [],
+        [{"role": "wizard", "content": BXPE}],
+    ],
+)
+def test_bad_conversations_raise_client_errors(oai: openai.OpenAI, messages: list) -> None:
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        oai.chat.completions.create(model="rag-extractive", messages=messages)
+    assert caught.value.status_code == 422
+    assert caught.value.body and caught.value.body.get("message")
+
+
+def test_unknown_mode_is_rejected(oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.UnprocessableEntityError):
+        oai.chat.completions.create(
+            model="rag", messages=[{"role": "user", "content": BXPE}], extra_body={"mode": "psychic"}
+        )
+
+
+def test_streaming_request_with_bad_question_fails_before_streaming(client: TestClient) -> None:
+    body = {"model": "rag", "stream": True, "messages": [{"role": "user", "content": "  "}]}
+    assert_error(client.post("/v1/chat/completions", json=body), 422)
+
+
+def test_openai_client_sees_auth_errors(service: RagService) -> None:
+    app = create_app(service, settings=settings_for(service, api_token="tok"), ui=False)
+    with running_server(app) as url:
+        wrong = openai.OpenAI(base_url=f"{url}/v1", api_key="nope", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            wrong.models.list()
+        right = openai.OpenAI(base_url=f"{url}/v1", api_key="tok", max_retries=0, timeout=120)
+        completion = right.chat.completions.create(model="rag-extractive", messages=[{"role": "user", "content": BXPE}])
+        assert completion.model_extra["citations"]
+
+
+def test_model_name_selects_the_mode() -> None:
+    assert mode_for_model("rag-extractive", None) == "extractive"
+    assert mode_for_model("rag-local", None) == "local"
+    assert mode_for_model("rag", None) is None
+    assert mode_for_model("gpt-4o", None) is None
+    assert mode_for_model("rag-local", "extractive") == "extractive"
+
+
+def test_split_messages_keeps_user_and_assistant_history() -> None:
+    request = ChatCompletionRequest.model_validate(
+        {
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+                {"role": "user", "content": [{"type": "text", "text": "c"}, {"type": "image_url", "image_url": {}}]},
+            ]
+        }
+    )
+    question, history = split_messages(request)
+    assert question == "c"
+    assert history == [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_local_llm_answers_over_http(request: pytest.FixtureRequest, index_dir: Path) -> None:
+    """The only API test that runs the LLM (the 0.5B model of the `llm_server` fixture)."""
+    try:
+        llm_settings = request.getfixturevalue("llm_settings")
+    except pytest.FixtureLookupError:
+        pytest.skip("no `llm_settings`/`llm_server` fixture (local LLM server) in tests/conftest.py")
+    llm_service = RagService(settings=llm_settings, index_dir=index_dir)
+    with running_server(create_app(llm_service, settings=llm_settings, ui=False)) as url:
+        response = httpx.post(f"{url}/api/ask", json={"question": BXPE, "mode": "local"}, timeout=300)
+        assert response.status_code == 200
+        result = response.json()
+        assert result["answer"] and result["mode"] in ("local", "extractive")
+        if not result["refused"]:
+            assert citation_numbers(result["answer"]) == {c["n"] for c in result["citations"]}
+
+        # The OpenAI client's live stream: raw tokens, then the checked answer and citations.
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=300)
+        chunks = list(
+            client.chat.completions.create(
+                model="rag-local", messages=[{"role": "user", "content": CARS}], stream=True,
+                extra_body={"stream_raw": True},
+            )
+        )
+        last = chunks[-1]
+        assert last.choices[0].finish_reason == "stop" and last.model_extra["answer"]
+        assert isinstance(last.model_extra["citations"], list)
+
+
+def _frames(events: list[dict], raw: bool) -> tuple[str, dict]:
+    chunks = [json.loads(f["data"]) for f in stream_chunks(iter(events), "rag", raw=raw) if f["data"] != "[DONE]"]
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks), chunks[-1]
+
+
+def test_stream_content_is_the_checked_answer_unless_raw_is_asked() -> None:
+    # What the small model really does: it writes a cited refusal that the check turns
+    # into the service's own refusal sentence.
+    refusal = {"answer": "知识库中没有找到与该问题相关的信息。", "refused": True, "citations": [], "related": []}
+    events = [{"type": "token", "text": "无法回答"}, {"type": "token", "text": "[1]。"}, {"type": "final", "result": refusal}]
+    content, last = _frames(events, raw=False)
+    assert content == refusal["answer"] and last["answer"] == refusal["answer"]
+    content, last = _frames(events, raw=True)
+    assert content == "无法回答[1]。" and last["answer"] == refusal["answer"]
+    assert last["choices"][0]["finish_reason"] == "stop" and last["refused"] is True
+
+
+def test_sentence_pieces_rebuild_the_text() -> None:
+    text = "第一句[1]。第二句！\n第三句没有句号"
+    assert sentence_pieces(text) == ["第一句[1]。", "第二句！", "\n", "第三句没有句号"]
+    assert "".join(sentence_pieces(text)) == text
+
+
+def test_unreachable_llm_falls_back_to_extractive_with_a_notice(oai: openai.OpenAI, service: RagService) -> None:
+    if service.settings.openai_base_url:
+        pytest.skip("RAG_OPENAI_BASE_URL is set: mode 'openai' would call a real endpoint")
+    completion = oai.chat.completions.create(
+        model="rag-openai", messages=[{"role": "user", "content": BXPE}]
+    )
+    assert completion.model_extra["notice"] and "抽取式" in completion.model_extra["notice"]
+    assert "1.25%" in (completion.choices[0].message.content or "")
+    assert completion.model_extra["citations"]

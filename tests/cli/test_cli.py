@@ -1,0 +1,135 @@
+"""The real `rag` console script, run as a subprocess against the session index."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RAG = Path(sys.executable).parent / "rag"
+QUESTION = "黑石BXPE基金收取多少管理费？"
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory) -> dict[str, str]:
+    runtime = tmp_path_factory.mktemp("cli-runtime")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(
+        RAG_INDEX_DIR=str(runtime / "default-index"),  # must not be used: every call passes --index
+        RAG_DATA_DIR=str(runtime / "data"),
+        RAG_MODE="extractive",
+        COLUMNS="200",  # rich wraps at 80 columns when not on a terminal
+        NO_COLOR="1",
+    )
+    return env
+
+
+def run_rag(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    # cwd is a temp folder so a developer's .env in the repo does not leak into the test.
+    return subprocess.run([str(RAG), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+
+
+def test_console_script_exists():
+    assert RAG.is_file() and os.access(RAG, os.X_OK)
+
+
+def test_search_json(index_dir: Path, cli_env, tmp_path: Path):
+    proc = run_rag(["search", "黑石BXPE基金管理费", "--json", "--k", "3", "--index", str(index_dir)], cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)  # exactly one JSON object on stdout
+    assert set(data) == {"query", "results"}
+    assert data["query"] == "黑石BXPE基金管理费"
+    assert len(data["results"]) == 3
+    for item in data["results"]:
+        assert set(item) == {"text", "file", "title", "section", "score", "chunk_id"}
+        assert item["text"] and item["file"].endswith(".txt") and re.fullmatch(r"[0-9a-f]{16}", item["chunk_id"])
+    top = data["results"][0]
+    assert top["file"].startswith("000") and "1.25%" in top["text"]
+    scores = [item["score"] for item in data["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert not (Path(cli_env["RAG_INDEX_DIR"])).exists()
+
+
+def test_ask_json_extractive(index_dir: Path, cli_env, tmp_path: Path):
+    proc = run_rag(["ask", QUESTION, "--json", "--mode", "extractive", "--index", str(index_dir)], cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {"question", "answer", "refused", "mode", "citations", "timings"} <= set(data) <= {
+        "question", "answer", "refused", "mode", "citations", "timings", "notice"}
+    assert data["question"] == QUESTION
+    assert data["mode"] == "extractive"
+    assert data["refused"] is False
+    assert "1.25%" in data["answer"]
+    assert data["citations"]
+    for citation in data["citations"]:
+        assert f"[{citation['n']}]" in data["answer"]
+        assert citation["file"].endswith(".txt")
+    assert any(c["file"].startswith("000") for c in data["citations"])
+    numbers = [c["n"] for c in data["citations"]]
+    assert numbers == sorted(set(numbers))
+    # every [n] in the answer has a citation
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", data["answer"])} <= set(numbers)
+    assert isinstance(data["timings"], dict) and data["timings"]["total_ms"] >= 0
+
+
+def test_ask_off_topic_is_refused(index_dir: Path, cli_env, tmp_path: Path):
+    proc = run_rag(["ask", "zzqqxx", "--json", "--mode", "extractive", "--index", str(index_dir)], cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["refused"] is True
+    assert data["citations"] == []
+
+
+def test_empty_question_fails_clearly(index_dir: Path, cli_env, tmp_path: Path):
+    proc = run_rag(["ask", "   ", "--json", "--index", str(index_dir)], cli_env, tmp_path)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "error" in proc.stderr and "question is empty" in proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+def test_missing_index_fails_clearly(cli_env, tmp_path: Path):
+    proc = run_rag(["search", "管理费", "--index", str(tmp_path / "nothing-here")], cli_env, tmp_path)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "rag ingest" in proc.stderr
+
+
+def test_ingest_prints_summary(cli_env, tmp_path: Path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "note.txt").write_text(
+        "崂山区绿色算力\n崂山区将建设一座采用海水冷却技术的绿色算力设施，规划机柜三千个，预计二〇二六年投入使用。"
+        "这一设施将与城市云脑平台打通，为区内人工智能企业提供低成本算力，进一步提升城市治理的智能化水平。"
+        "项目建成后，每年可节约用电约两千万千瓦时。\n"
+        "相关负责人表示，算力设施还将向高校和科研院所开放，支持人工智能辅助科研，推动产学研协同创新。\n",
+        encoding="utf-8",
+    )
+    (corpus / "empty.txt").write_bytes(b"")
+    index = tmp_path / "index"
+    proc = run_rag(["ingest", str(corpus), "--index", str(index)], cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = re.search(
+        r"files: (\d+)\s+articles: (\d+)\s+chunks: (\d+)\s+chunks embedded: (\d+)\s+seconds: (\d+\.\d)", proc.stderr)
+    assert summary, proc.stderr
+    files, articles, chunks, embedded = (int(summary.group(i)) for i in range(1, 5))
+    assert (files, articles) == (1, 1)
+    assert chunks >= 1 and embedded == chunks
+    assert "skipped" in proc.stderr and "empty.txt" in proc.stderr
+    assert (index / "CURRENT").is_file()
+
+    again = run_rag(["ingest", str(corpus), "--index", str(index)], cli_env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert re.search(r"chunks embedded: 0\b", again.stderr), again.stderr
+
+
+def test_ingest_missing_folder_fails_clearly(cli_env, tmp_path: Path):
+    proc = run_rag(["ingest", str(tmp_path / "nope"), "--index", str(tmp_path / "index")], cli_env, tmp_path)
+    assert proc.returncode != 0
+    assert "no such file or folder" in proc.stderr
+    assert "Traceback" not in proc.stderr

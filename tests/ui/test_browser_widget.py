@@ -1,0 +1,154 @@
+"""The embeddable widget in headless Chromium, on a host page served from another origin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from rag.api.app import create_app, running_server
+from rag.service import RagService
+from ui_support import XSS_QUESTION, screenshot, static_site, write_host_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ANSWER_TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def host_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A plain http.server on its own port: a different origin from the API."""
+    folder = tmp_path_factory.mktemp("host")
+    with static_site(folder) as url:
+        yield url, folder
+
+
+@pytest.fixture(scope="module")
+def api_url(service: RagService, host_site: tuple[str, Path]) -> Iterator[str]:
+    settings = service.settings.model_copy(update={"cors_origins": [host_site[0]], "api_token": ""})
+    with running_server(create_app(service, settings=settings, ui=False)) as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def leave_page(browser: WebDriver) -> Iterator[None]:
+    yield
+    browser.get("about:blank")
+
+
+def widget_root(browser: WebDriver) -> WebElement:
+    host = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "rag-chat-widget"))
+    return host.shadow_root
+
+
+def ask(browser: WebDriver, root, question: str) -> WebElement:
+    done = len(root.find_elements(By.CSS_SELECTOR, ".msg.assistant[data-state]"))
+    box = root.find_element(By.CSS_SELECTOR, "textarea")
+    box.send_keys(question)
+    box.send_keys(Keys.ENTER)
+    WebDriverWait(browser, ANSWER_TIMEOUT).until(
+        lambda d: len(root.find_elements(By.CSS_SELECTOR, ".msg.assistant[data-state]")) > done
+    )
+    return root.find_elements(By.CSS_SELECTOR, ".msg.assistant[data-state]")[-1]
+
+
+def test_widget_on_another_origin_answers_with_citations(
+    browser: WebDriver, api_url: str, host_site: tuple[str, Path]
+) -> None:
+    url, folder = host_site
+    write_host_page(folder, api_url)
+    browser.get(f"{url}/index.html")
+    root = widget_root(browser)
+    panel = root.find_element(By.CSS_SELECTOR, ".panel")
+    assert not panel.is_displayed()
+    root.find_element(By.CSS_SELECTOR, ".bubble").click()
+    assert panel.is_displayed()
+    assert root.find_element(By.CSS_SELECTOR, "header .title").text == "知识库助手"
+
+    reply = ask(browser, root, "2023年中国汽车出口了多少辆？")
+    assert reply.get_attribute("data-state") == "done", reply.text
+    assert "491万辆" in reply.text
+    cite = reply.find_element(By.CSS_SELECTOR, ".cite")
+    assert cite.text == "[1]"
+    assert "[1]" in reply.find_element(By.CSS_SELECTOR, ".sources").text
+    screenshot(browser, "widget-answer.png")
+
+    cite.click()
+    passage = reply.find_element(By.CSS_SELECTOR, ".passage")
+    assert passage.is_displayed()
+    assert "491万辆" in passage.find_element(By.TAG_NAME, "mark").text
+    assert ".txt" in passage.find_element(By.CSS_SELECTOR, ".meta").text
+    screenshot(browser, "widget-citation.png")
+
+    # The page's own "* { color: #c00; font-family: serif }" stays on the page only.
+    assert browser.find_element(By.ID, "host-title").value_of_css_property("color") == "rgba(204, 0, 0, 1)"
+    assert "serif" != reply.value_of_css_property("font-family").split(",")[0].strip('"')
+    assert reply.value_of_css_property("color") != "rgba(204, 0, 0, 1)"
+    assert root.find_element(By.CSS_SELECTOR, ".bubble").value_of_css_property("background-color") == "rgba(37, 99, 235, 1)"
+
+
+def test_widget_follow_up_and_refusal(browser: WebDriver, api_url: str, host_site: tuple[str, Path]) -> None:
+    url, folder = host_site
+    write_host_page(folder, api_url, extra=' data-open="true"')
+    browser.get(f"{url}/index.html")
+    root = widget_root(browser)
+    assert root.find_element(By.CSS_SELECTOR, ".panel").is_displayed()
+    reply = ask(browser, root, "火星上有几只猫？请根据资料回答。")
+    assert "没有找到" in reply.text and "可能相关的资料" in reply.text
+    reply.find_element(By.CSS_SELECTOR, ".source").click()
+    assert reply.find_element(By.CSS_SELECTOR, ".passage").is_displayed()
+
+    reply = ask(browser, root, "黑石BXPE基金的管理费是多少？")
+    assert "1.25%" in reply.text and reply.find_elements(By.CSS_SELECTOR, ".cite")
+    root.find_element(By.CSS_SELECTOR, "header .clear").click()
+    assert len(root.find_elements(By.CSS_SELECTOR, ".msg")) == 1  # only the greeting
+
+
+def test_embed_page_is_a_full_page_chat(browser: WebDriver, api_url: str) -> None:
+    browser.get(f"{api_url}/embed?title=测试助手&mode=extractive")
+    root = widget_root(browser)
+    assert not root.find_elements(By.CSS_SELECTOR, ".bubble")
+    assert root.find_element(By.CSS_SELECTOR, "header .title").text == "测试助手"
+    reply = ask(browser, root, "黑石BXPE基金的管理费是多少？")
+    assert "1.25%" in reply.text
+    reply.find_element(By.CSS_SELECTOR, ".cite").click()
+    assert "1.25%" in reply.find_element(By.CSS_SELECTOR, ".passage mark").text
+    screenshot(browser, "embed.png")
+
+
+def test_origin_not_in_the_allow_list_gets_an_error_message(browser: WebDriver, api_url: str, tmp_path: Path) -> None:
+    with static_site(tmp_path) as other_origin:
+        write_host_page(tmp_path, api_url, extra=' data-open="true"')
+        browser.get(f"{other_origin}/index.html")
+        reply = ask(browser, widget_root(browser), "黑石BXPE基金的管理费是多少？")
+        assert reply.get_attribute("data-state") == "error"
+        assert "出错了" in reply.text
+        browser.get("about:blank")
+
+
+def test_widget_shows_document_markup_as_text(browser: WebDriver, small_service: RagService, tmp_path: Path) -> None:
+    with static_site(tmp_path) as host:
+        settings = small_service.settings.model_copy(update={"cors_origins": [host]})
+        with running_server(create_app(small_service, settings=settings, ui=False)) as api:
+            write_host_page(tmp_path, api, extra=' data-open="true"')
+            browser.get(f"{host}/index.html")
+            root = widget_root(browser)
+            reply = ask(browser, root, XSS_QUESTION)
+            reply.find_element(By.CSS_SELECTOR, ".cite").click()
+            passage = reply.find_element(By.CSS_SELECTOR, ".passage")
+            assert '<img src=x onerror="window.__xss=1">' in reply.find_element(By.CSS_SELECTOR, ".answer").text
+            assert "<script>window.__xss=2</script>" in passage.text
+            assert "<script>window.__xss_title=1</script>" in passage.text
+            injected = browser.execute_script(
+                "var root = document.querySelector('rag-chat-widget').shadowRoot;"
+                "return [window.__xss, window.__xss_title, root.querySelectorAll('img, script').length]"
+            )
+            assert injected == [None, None, 0]
+            screenshot(browser, "widget-xss.png")
+            browser.get("about:blank")
