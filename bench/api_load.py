@@ -52,7 +52,7 @@ class Run:
         def pct(p: float) -> float:
             if not ordered:
                 return float("nan")
-            return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+            return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
         return {
             "endpoint": self.endpoint,
@@ -98,34 +98,36 @@ def server(index: Path | None, startup_timeout: float) -> Iterator[str]:
         "from rag.api.app import serve; serve('127.0.0.1', int(sys.argv[1]), Path(sys.argv[2]) if sys.argv[2] else None)"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    # The server's access log would drown the results: it goes to a file, shown on failure.
-    server_log = tempfile.NamedTemporaryFile("w+", prefix="api_load-server-", suffix=".log", delete=False)
-    child = subprocess.Popen(
-        [sys.executable, "-c", code, str(port), str(index or "")], env=env, stdout=server_log, stderr=subprocess.STDOUT
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if child.poll() is not None:
-                raise SystemExit(f"server exited with code {child.returncode}; its log: {server_log.name}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server not ready after {startup_timeout:.0f} s; its log: {server_log.name}")
-            time.sleep(0.5)
-        log.info("server ready at %s (pid %d)", url, child.pid)
-        yield url
-    finally:
-        child.terminate()  # only the process this script started
+    # The server's access log would drown the results: it goes to a file, named on failure.
+    with tempfile.NamedTemporaryFile("w+", prefix="api_load-server-", suffix=".log", delete=False) as server_log:
+        child = subprocess.Popen(
+            [sys.executable, "-c", code, str(port), str(index or "")],
+            env=env,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-        server_log.close()
+            deadline = time.monotonic() + startup_timeout
+            while True:
+                if child.poll() is not None:
+                    raise SystemExit(f"server exited with code {child.returncode}; its log: {server_log.name}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"server not ready after {startup_timeout:.0f} s; its log: {server_log.name}")
+                time.sleep(0.5)
+            log.info("server ready at %s (pid %d)", url, child.pid)
+            yield url
+        finally:
+            child.terminate()  # only the process this script started
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 async def drive(url: str, endpoint: str, bodies: list[dict], clients: int, max_seconds: float, token: str) -> Run:

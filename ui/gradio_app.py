@@ -37,7 +37,9 @@ EXAMPLES = [
 ]
 MODE_LABELS = {"local": "本地大模型", "openai": "OpenAI 兼容接口", "extractive": "抽取式（不用大模型）"}
 HISTORY_TURNS = 3  # earlier turns sent for follow-up questions; more only slows the condense step
-EMPTY_SOURCES = '<div class="rag-sources-empty">提问后，这里会列出回答引用的原文段落。点击回答中的 [n] 可跳到对应段落。</div>'
+EMPTY_SOURCES = (
+    '<div class="rag-sources-empty">提问后，这里会列出回答引用的原文段落。点击回答中的 [n] 可跳到对应段落。</div>'
+)
 THINKING = '<span class="rag-thinking">正在检索和生成…</span>'
 
 _MARKER_RE = re.compile(r"\[(\d{1,3})\]")
@@ -155,7 +157,9 @@ def render_sources(turns: list[dict[str, Any]]) -> str:
     last = len(turns) - 1
     for turn in range(last, -1, -1):
         record = turns[turn]
-        parts = [f'<section class="rag-turn" data-turn="{turn}"><h3>第 {turn + 1} 问：{escape(record["question"])}</h3>']
+        parts = [
+            f'<section class="rag-turn" data-turn="{turn}"><h3>第 {turn + 1} 问：{escape(record["question"])}</h3>'
+        ]
         for citation in record.get("citations", []):
             parts.append(_passage_html(f"src-{turn}-{citation['n']}", f"[{citation['n']}]", citation, turn == last))
         if record.get("refused") and record.get("related"):
@@ -250,7 +254,11 @@ def chat(
         return
     svc = _service_or_error(get_service)
     turn = len(turns)
-    messages = [*messages, {"role": "user", "content": _with_breaks(escape(question))}, {"role": "assistant", "content": THINKING}]
+    messages = [
+        *messages,
+        {"role": "user", "content": _with_breaks(escape(question))},
+        {"role": "assistant", "content": THINKING},
+    ]
     yield messages, "", gr.skip(), turns
 
     partial = ""
@@ -270,9 +278,15 @@ def chat(
         return
     except Exception:
         log.exception("answering failed")
-        messages = [*messages[:-1], {"role": "assistant", "content": '<div class="rag-notice">生成回答时出错，请稍后重试。</div>'}]
+        messages = [
+            *messages[:-1],
+            {"role": "assistant", "content": '<div class="rag-notice">生成回答时出错，请稍后重试。</div>'},
+        ]
         # Keep a turn so message indices and turns stay aligned for feedback.
-        turns = [*turns, {"question": question, "answer": "", "refused": True, "citations": [], "related": [], "mode": mode}]
+        turns = [
+            *turns,
+            {"question": question, "answer": "", "refused": True, "citations": [], "related": [], "mode": mode},
+        ]
         yield messages, "", render_sources(turns), turns
         return
     assert result is not None
@@ -305,8 +319,10 @@ def _files_table(svc: RagService) -> list[list[Any]]:
 
 def _ingest_summary(report: Any) -> str:
     lines = [
-        f"完成：{report.files} 个文件，{report.articles} 篇文章，{report.chunks} 个段落"
-        f"（新嵌入 {report.chunks_embedded} 个），用时 {report.seconds:.1f} 秒。"
+        (
+            f"完成：{report.files} 个文件，{report.articles} 篇文章，{report.chunks} 个段落"
+            f"（新嵌入 {report.chunks_embedded} 个），用时 {report.seconds:.1f} 秒。"
+        )
     ]
     for name, reason in (getattr(report, "errors", None) or {}).items():
         lines.append(f"跳过 {name}：{reason}")
@@ -329,7 +345,9 @@ def admin_ingest(get_service: ServiceGetter, progress: gr.Progress) -> tuple[Any
     return table, choices, _ingest_summary(report)
 
 
-def admin_upload(get_service: ServiceGetter, files: list[Any] | None, progress: gr.Progress) -> tuple[Any, Any, str, None]:
+def admin_upload(
+    get_service: ServiceGetter, files: list[Any] | None, progress: gr.Progress
+) -> tuple[Any, Any, str, None]:
     svc = _service_or_error(get_service)
     if not files:
         raise gr.Error("请先选择文件 (choose files first)")
@@ -396,7 +414,9 @@ def build_ui(get_service: ServiceGetter, settings: Settings) -> gr.Blocks:
                         clear = gr.Button("清空对话", elem_id="rag-clear", size="sm")
                         gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="示例问题")
                         with gr.Accordion("设置", open=False):
-                            top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="检索段落数 (top-k)", elem_id="rag-k")
+                            top_k = gr.Slider(
+                                1, 10, value=settings.top_k, step=1, label="检索段落数 (top-k)", elem_id="rag-k"
+                            )
                             mode = gr.Radio(
                                 choices=[(f"{MODE_LABELS[m]} ({m})", m) for m in MODES],
                                 value=settings.mode,
@@ -411,7 +431,10 @@ def build_ui(get_service: ServiceGetter, settings: Settings) -> gr.Blocks:
                 gr.Markdown(f"上传文档（{' '.join(SUPPORTED_SUFFIXES)}）后会自动重建索引；未改动的文件会复用已有向量。")
                 with gr.Row():
                     uploads = gr.File(
-                        label="上传文件", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="rag-upload"
+                        label="上传文件",
+                        file_count="multiple",
+                        file_types=list(SUPPORTED_SUFFIXES),
+                        elem_id="rag-upload",
                     )
                     with gr.Column():
                         upload_btn = gr.Button("上传并建立索引", variant="primary", elem_id="rag-upload-btn")
@@ -443,16 +466,19 @@ def build_ui(get_service: ServiceGetter, settings: Settings) -> gr.Blocks:
 
         chatbot.like(_feedback, [turns], None)
 
-        def _reingest(progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, str]:
+        # Gradio finds its progress tracker through this default value: it must be a call.
+        def _reingest(progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, str]:  # noqa: B008
             return admin_ingest(get_service, progress)
 
-        def _upload(f: list | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, str, None]:
+        def _upload(f: list | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, str, None]:  # noqa: B008
             return admin_upload(get_service, f, progress)
 
         refresh_btn.click(lambda: admin_refresh(get_service), None, [files, to_remove])
         reingest_btn.click(_reingest, None, [files, to_remove, status], concurrency_id="ingest")
         upload_btn.click(_upload, [uploads], [files, to_remove, status, uploads], concurrency_id="ingest")
-        remove_btn.click(lambda n: admin_remove(get_service, n), [to_remove], [files, to_remove, status], concurrency_id="ingest")
+        remove_btn.click(
+            lambda n: admin_remove(get_service, n), [to_remove], [files, to_remove, status], concurrency_id="ingest"
+        )
 
         def _load_files() -> tuple[Any, Any]:
             try:

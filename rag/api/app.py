@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,9 +42,7 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "ui" / "static"
 UI_PATH = "/ui"
 
-_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 422, 503)
-}
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 422, 503)}
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -123,11 +121,14 @@ def ready_service(request: Request) -> RagService:
     return _holder(request).get()
 
 
+ReadyService = Annotated[RagService, Depends(ready_service)]
+
+
 _bearer = HTTPBearer(auto_error=False, description="Needed only when RAG_API_TOKEN is set.")
 
 
 def require_token(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     expected: str = request.app.state.settings.api_token
     if not expected:
@@ -213,7 +214,14 @@ def _mount_ui(app: FastAPI, holder: ServiceHolder, settings: Settings) -> None:
 
     blocks = build_ui(holder.get, settings)
     gr.mount_gradio_app(
-        app, blocks, path=UI_PATH, css=CSS, head=HEAD, footer_links=["api"], run_history=False, pwa=False,
+        app,
+        blocks,
+        path=UI_PATH,
+        css=CSS,
+        head=HEAD,
+        footer_links=["api"],
+        run_history=False,
+        pwa=False,
         max_file_size="50mb",
     )
 
@@ -283,7 +291,7 @@ def create_app(
         )
 
     @app.post("/api/ask", response_model=AskResponse, tags=["api"], dependencies=secured)
-    def ask(body: AskRequest, svc: RagService = Depends(ready_service)) -> dict[str, Any]:
+    def ask(body: AskRequest, svc: ReadyService) -> dict[str, Any]:
         """Answer a question with numbered citations ([n] in the answer = citations[].n)."""
         return svc.ask(body.question, history=body.history_dicts(), k=body.k, mode=body.mode)
 
@@ -294,14 +302,14 @@ def create_app(
         response_class=EventSourceResponse,
         responses={200: {"content": {"text/event-stream": {}}, "description": "token events, then one final event"}},
     )
-    async def ask_stream(body: AskRequest, svc: RagService = Depends(ready_service)) -> EventSourceResponse:
+    async def ask_stream(body: AskRequest, svc: ReadyService) -> EventSourceResponse:
         """Server-sent events: ``token`` events ``{"type","text"}``, then ``final`` ``{"type","result"}``."""
         events = svc.ask_stream(body.question, history=body.history_dicts(), k=body.k, mode=body.mode)
         events = await run_in_threadpool(start_stream, events)
         return EventSourceResponse(_sse(events), sep="\n", ping=10)
 
     @app.post("/api/search", response_model=SearchResponse, tags=["api"], dependencies=secured)
-    def search(body: SearchRequest, svc: RagService = Depends(ready_service)) -> dict[str, Any]:
+    def search(body: SearchRequest, svc: ReadyService) -> dict[str, Any]:
         """Ranked passages for a query, no answer generation."""
         return svc.search(body.query, k=body.k)
 

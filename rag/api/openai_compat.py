@@ -33,13 +33,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from rag.api.app import ready_service, start_stream
+from rag.api.app import ReadyService, start_stream
 from rag.api.schemas import ChatCompletionRequest
-from rag.service import MODES, QuestionError, RagService
+from rag.service import MODES, QuestionError
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,12 @@ def sentence_pieces(text: str) -> list[str]:
 
 def stream_chunks(events: Iterator[dict[str, Any]], model: str, raw: bool = False) -> Iterator[dict[str, str]]:
     """OpenAI ``chat.completion.chunk`` SSE frames, ending with ``[DONE]`` (see module docstring)."""
-    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+    base = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
 
     def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
         chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
@@ -135,7 +140,7 @@ def stream_chunks(events: Iterator[dict[str, Any]], model: str, raw: bool = Fals
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completion (RAG answer with citations)")
-async def chat_completions(body: ChatCompletionRequest, svc: RagService = Depends(ready_service)) -> Any:
+async def chat_completions(body: ChatCompletionRequest, svc: ReadyService) -> Any:
     question, history = split_messages(body)
     mode = mode_for_model(body.model, body.mode)
     if not body.stream:

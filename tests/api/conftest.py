@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from api_support import settings_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api_support import settings_for
 from rag.api.app import create_app, running_server
 from rag.service import RagService
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from api_support import assert_cited_answer, assert_error, settings_for, sse_events
 from fastapi.testclient import TestClient
 
-from api_support import assert_cited_answer, assert_error, settings_for, sse_events
 from rag.api.app import create_app
 from rag.service import RagService
 
@@ -196,7 +196,10 @@ def test_bearer_token_guards_the_api_but_not_health_or_widget(service: RagServic
 def test_cors_allows_only_listed_origins(service: RagService) -> None:
     allowed = "http://intranet.example"
     app = create_app(service, settings=settings_for(service, cors_origins=[allowed]), ui=False)
-    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
     with TestClient(app) as client:
         ok = client.options("/api/ask/stream", headers={"Origin": allowed, **preflight})
         assert ok.status_code == 200

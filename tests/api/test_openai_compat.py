@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from api_support import assert_error, settings_for, sse_events
 from fastapi.testclient import TestClient
 
-from api_support import assert_error, settings_for, sse_events
 from rag.api.app import create_app, running_server
 from rag.api.openai_compat import mode_for_model, sentence_pieces, split_messages, stream_chunks
 from rag.api.schemas import ChatCompletionRequest
@@ -36,9 +36,7 @@ def test_models_lists_one_model_per_mode(oai: openai.OpenAI) -> None:
 
 
 def test_completion_has_answer_and_citations(oai: openai.OpenAI) -> None:
-    completion = oai.chat.completions.create(
-        model="rag-extractive", messages=[{"role": "user", "content": BXPE}]
-    )
+    completion = oai.chat.completions.create(model="rag-extractive", messages=[{"role": "user", "content": BXPE}])
     assert completion.object == "chat.completion"
     assert completion.model == "rag-extractive"
     choice = completion.choices[0]
@@ -181,7 +179,9 @@ def test_local_llm_answers_over_http(request: pytest.FixtureRequest, index_dir: 
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=300)
         chunks = list(
             client.chat.completions.create(
-                model="rag-local", messages=[{"role": "user", "content": CARS}], stream=True,
+                model="rag-local",
+                messages=[{"role": "user", "content": CARS}],
+                stream=True,
                 extra_body={"stream_raw": True},
             )
         )
@@ -199,7 +199,11 @@ def test_stream_content_is_the_checked_answer_unless_raw_is_asked() -> None:
     # What the small model really does: it writes a cited refusal that the check turns
     # into the service's own refusal sentence.
     refusal = {"answer": "知识库中没有找到与该问题相关的信息。", "refused": True, "citations": [], "related": []}
-    events = [{"type": "token", "text": "无法回答"}, {"type": "token", "text": "[1]。"}, {"type": "final", "result": refusal}]
+    events = [
+        {"type": "token", "text": "无法回答"},
+        {"type": "token", "text": "[1]。"},
+        {"type": "final", "result": refusal},
+    ]
     content, last = _frames(events, raw=False)
     assert content == refusal["answer"] and last["answer"] == refusal["answer"]
     content, last = _frames(events, raw=True)
@@ -216,9 +220,7 @@ def test_sentence_pieces_rebuild_the_text() -> None:
 def test_unreachable_llm_falls_back_to_extractive_with_a_notice(oai: openai.OpenAI, service: RagService) -> None:
     if service.settings.openai_base_url:
         pytest.skip("RAG_OPENAI_BASE_URL is set: mode 'openai' would call a real endpoint")
-    completion = oai.chat.completions.create(
-        model="rag-openai", messages=[{"role": "user", "content": BXPE}]
-    )
+    completion = oai.chat.completions.create(model="rag-openai", messages=[{"role": "user", "content": BXPE}])
     assert completion.model_extra["notice"] and "抽取式" in completion.model_extra["notice"]
     assert "1.25%" in (completion.choices[0].message.content or "")
     assert completion.model_extra["citations"]

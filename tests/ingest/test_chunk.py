@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -19,7 +19,7 @@ SIZE, OVERLAP, MAX = 400, 80, 600
 BXPE_SENTENCE = "值得关注的是，不同于以往每年1.5%-2%的管理费，黑石BXPE将收取1.25%的管理费，且为LP提供六个月的管理费减免期。"
 
 
-@lru_cache(maxsize=None)
+@cache
 def corpus_articles(name: str) -> tuple[Article, ...]:
     return tuple(articles_from_file(CORPUS / name, name))
 

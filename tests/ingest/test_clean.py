@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from rag.ingest.clean import clean_text, is_furniture, normalize_spaces, repeated_headers
+from rag.ingest.clean import (
+    clean_text,
+    is_furniture,
+    normalize_spaces,
+    repeated_headers,
+)
 
 
 @pytest.mark.parametrize(

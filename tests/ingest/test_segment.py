@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 
 import pytest
 
@@ -18,7 +17,7 @@ FILES = sorted(p.name for p in CORPUS.glob("*.txt"))
 LONE_PAGE_NUMBER = re.compile(r"^\s*(第\s*)?[-—]?\s*\d{1,3}\s*[-—]?(\s*页)?\s*$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def articles_of(name: str) -> tuple[Article, ...]:
     path = CORPUS / name
     return tuple(a for doc in load_file(path) for a in segment_document(doc))

@@ -17,7 +17,11 @@ QUERY = "黑石BXPE基金管理费"
 def tiny_cross_encoder(tmp_path_factory) -> Path:
     """A 2-layer BERT sequence classifier (1 label) with a character vocabulary from the corpus."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        BertTokenizerFast,
+    )
 
     path = tmp_path_factory.mktemp("tiny-cross-encoder")
     chars: set[str] = set()

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from ui_support import CHROMEDRIVER, CHROMIUM, chrome, close, write_xss_corpus
 
 from rag.config import Settings
 from rag.service import RagService
-from ui_support import CHROMEDRIVER, CHROMIUM, chrome, close, write_xss_corpus
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +25,7 @@ def small_service(tmp_path_factory: pytest.TempPathFactory) -> RagService:
 
     root = tmp_path_factory.mktemp("small")
     write_xss_corpus(root / "corpus")
-    settings = Settings(
-        _env_file=None, corpus_dir=root / "corpus", index_dir=root / "index", data_dir=root / "runtime"
-    )
+    settings = Settings(_env_file=None, corpus_dir=root / "corpus", index_dir=root / "index", data_dir=root / "runtime")
     ingest([root / "corpus"], index_dir=settings.index_dir, settings=settings, progress=False)
     return RagService(settings=settings)
 

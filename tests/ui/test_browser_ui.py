@@ -11,10 +11,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
+from ui_support import XSS_QUESTION, screenshot
 
 from rag.api.app import create_app, running_server
 from rag.service import RagService
-from ui_support import XSS_QUESTION, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

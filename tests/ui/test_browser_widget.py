@@ -11,10 +11,10 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
+from ui_support import XSS_QUESTION, screenshot, static_site, write_host_page
 
 from rag.api.app import create_app, running_server
 from rag.service import RagService
-from ui_support import XSS_QUESTION, screenshot, static_site, write_host_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -90,7 +90,10 @@ def test_widget_on_another_origin_answers_with_citations(
     assert browser.find_element(By.ID, "host-title").value_of_css_property("color") == "rgba(204, 0, 0, 1)"
     assert "serif" != reply.value_of_css_property("font-family").split(",")[0].strip('"')
     assert reply.value_of_css_property("color") != "rgba(204, 0, 0, 1)"
-    assert root.find_element(By.CSS_SELECTOR, ".bubble").value_of_css_property("background-color") == "rgba(37, 99, 235, 1)"
+    assert (
+        root.find_element(By.CSS_SELECTOR, ".bubble").value_of_css_property("background-color")
+        == "rgba(37, 99, 235, 1)"
+    )
 
 
 def test_widget_follow_up_and_refusal(browser: WebDriver, api_url: str, host_site: tuple[str, Path]) -> None:
@@ -151,4 +154,57 @@ def test_widget_shows_document_markup_as_text(browser: WebDriver, small_service:
             )
             assert injected == [None, None, 0]
             screenshot(browser, "widget-xss.png")
+            browser.get("about:blank")
+
+
+def test_widget_sends_its_token_as_bearer(browser: WebDriver, service: RagService, tmp_path: Path) -> None:
+    with static_site(tmp_path) as host:
+        settings = service.settings.model_copy(update={"cors_origins": [host], "api_token": "w1dget"})
+        with running_server(create_app(service, settings=settings, ui=False)) as api:
+            write_host_page(tmp_path, api, extra=' data-open="true" data-token="w1dget"')
+            browser.get(f"{host}/index.html")
+            reply = ask(browser, widget_root(browser), "黑石BXPE基金的管理费是多少？")
+            assert reply.get_attribute("data-state") == "done" and "1.25%" in reply.text
+
+            write_host_page(tmp_path, api, extra=' data-open="true" data-token="wrong"')
+            browser.get(f"{host}/index.html")
+            reply = ask(browser, widget_root(browser), "黑石BXPE基金的管理费是多少？")
+            assert reply.get_attribute("data-state") == "error" and "令牌" in reply.text
+            browser.get("about:blank")
+
+
+@pytest.mark.llm
+def test_widget_streams_llm_tokens(
+    browser: WebDriver, request: pytest.FixtureRequest, index_dir: Path, tmp_path: Path
+) -> None:
+    """With the real (0.5B) LLM the answer grows token by token before the checked answer replaces it."""
+    try:
+        llm_settings = request.getfixturevalue("llm_settings")
+    except pytest.FixtureLookupError:
+        pytest.skip("no `llm_settings`/`llm_server` fixture (local LLM server) in tests/conftest.py")
+    llm_service = RagService(settings=llm_settings, index_dir=index_dir)
+    with static_site(tmp_path) as host:
+        settings = llm_settings.model_copy(update={"cors_origins": [host]})
+        with running_server(create_app(llm_service, settings=settings, ui=False)) as api:
+            write_host_page(tmp_path, api, extra=' data-open="true"')
+            (tmp_path / "index.html").write_text(
+                (tmp_path / "index.html").read_text(encoding="utf-8").replace('data-mode="extractive"', 'data-mode="local"'),
+                encoding="utf-8",
+            )
+            browser.get(f"{host}/index.html")
+            root = widget_root(browser)
+            # Record every text the reply shows while it streams.
+            browser.execute_script(
+                "window.__texts = [];"
+                "var box = document.querySelector('rag-chat-widget').shadowRoot.querySelector('.messages');"
+                "new MutationObserver(function () {"
+                "  var last = box.lastElementChild; if (last) window.__texts.push(last.textContent);"
+                "}).observe(box, {childList: true, subtree: true, characterData: true});"
+            )
+            reply = ask(browser, root, "2023年中国汽车出口了多少辆？")
+            assert reply.get_attribute("data-state") == "done", reply.text
+            texts = [t for t in browser.execute_script("return window.__texts") if t and "正在检索" not in t]
+            partial = {t for t in texts if t != reply.text}
+            assert len(partial) >= 2, texts  # grew in several steps, not in one final swap
+            assert reply.find_elements(By.CSS_SELECTOR, ".cite") or "没有找到" in reply.text
             browser.get("about:blank")

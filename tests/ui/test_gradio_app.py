@@ -8,11 +8,10 @@ from typing import Any
 
 import gradio as gr
 import pytest
+from ui_support import XSS_QUESTION
 
 from rag.service import RagService
 from ui.gradio_app import FeedbackLog, admin_ingest, admin_refresh, admin_remove, admin_upload, chat, feedback
-from ui_support import XSS_QUESTION
-
 
 RESERVOIR = (
     "# 白鹭湾水库建成蓄水\n\n"
@@ -84,7 +83,9 @@ def test_feedback_is_appended_as_jsonl(tmp_path: Path, small_service: RagService
 
 
 def test_admin_upload_list_and_remove(tmp_path: Path, small_service: RagService) -> None:
-    getter = lambda: small_service  # noqa: E731
+    def getter() -> RagService:
+        return small_service
+
     table, _ = admin_refresh(getter)
     assert [row[0] for row in table] == ["news.jsonl"]
 
@@ -105,7 +106,9 @@ def test_admin_upload_list_and_remove(tmp_path: Path, small_service: RagService)
 
 
 def test_admin_rejects_unsupported_files_and_missing_choices(tmp_path: Path, small_service: RagService) -> None:
-    getter = lambda: small_service  # noqa: E731
+    def getter() -> RagService:
+        return small_service
+
     exe = tmp_path / "tool.exe"
     exe.write_bytes(b"MZ")
     with pytest.raises(gr.Error, match="不支持"):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ui.gradio_app import EMPTY_SOURCES, highlight_passage, render_answer, render_result, render_sources
 from ui_support import XSS_IMG, XSS_SCRIPT, XSS_TITLE
+
+from ui.gradio_app import EMPTY_SOURCES, highlight_passage, render_answer, render_result, render_sources
 
 PASSAGE = f"第一句话。电池能量密度达到每公斤420瓦时{XSS_IMG}。最后{XSS_SCRIPT}一句。"
 
@@ -24,7 +25,7 @@ def citation(n: int = 1, **extra: object) -> dict:
 
 def assert_no_markup_from(text: str, rendered: str) -> None:
     assert "<script" not in rendered and "<img" not in rendered
-    assert "onerror=\"" not in rendered  # only the escaped form &quot; may appear
+    assert 'onerror="' not in rendered  # only the escaped form &quot; may appear
 
 
 def test_answer_markers_become_links_and_text_is_escaped() -> None:
