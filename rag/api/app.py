@@ -14,12 +14,14 @@ Error convention (documented in the OpenAPI description too): every error body i
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +41,8 @@ from rag.service import QuestionError, RagService
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "ui" / "static"
+# Through the package, not a path relative to this file: works installed or editable.
+STATIC_DIR = Path(str(resources.files("ui") / "static"))
 UI_PATH = "/ui"
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 422, 503)}
@@ -186,18 +189,17 @@ def start_stream(events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     The service validates lazily (ask_stream is a generator); once an SSE response
     has started, its status can no longer change.
     """
-    first = next(events)
+    first = next(events, None)
 
     def chained() -> Iterator[dict[str, Any]]:
-        yield first
-        yield from events
+        if first is not None:
+            yield first
+            yield from events
 
     return chained()
 
 
 def _sse(events: Iterator[dict[str, Any]]) -> Iterator[dict[str, str]]:
-    import json
-
     try:
         for event in events:
             yield {"event": event["type"], "data": json.dumps(event, ensure_ascii=False)}

@@ -158,17 +158,18 @@ def merge_overlapping(ranked: list[ScoredChunk], max_chars: int = 1000) -> list[
     merged: list[ScoredChunk] = []
     for item in ranked:
         for kept in merged:
-            if (
-                _overlaps(kept.chunk, item.chunk)
-                and max(kept.chunk.end, item.chunk.end) - min(kept.chunk.start, item.chunk.start) <= max_chars
-            ):
+            if not _overlaps(kept.chunk, item.chunk):
+                continue
+            span = max(kept.chunk.end, item.chunk.end) - min(kept.chunk.start, item.chunk.start)
+            if span <= max_chars:
                 kept.chunk = _merge_two(kept.chunk, item.chunk)
-                kept.extra.setdefault("merged_ids", []).append(item.chunk.chunk_id)
                 if item.dense_score is not None:
                     kept.dense_score = max(kept.dense_score or 0.0, item.dense_score)
                 if item.bm25_score is not None:
                     kept.bm25_score = max(kept.bm25_score or 0.0, item.bm25_score)
-                break
+            # Too long to merge: the better-ranked passage stands for both (no duplicate text).
+            kept.extra.setdefault("merged_ids", []).append(item.chunk.chunk_id)
+            break
         else:
             merged.append(item)
     return merged

@@ -188,7 +188,9 @@ def test_widget_streams_llm_tokens(
         with running_server(create_app(llm_service, settings=settings, ui=False)) as api:
             write_host_page(tmp_path, api, extra=' data-open="true"')
             (tmp_path / "index.html").write_text(
-                (tmp_path / "index.html").read_text(encoding="utf-8").replace('data-mode="extractive"', 'data-mode="local"'),
+                (tmp_path / "index.html")
+                .read_text(encoding="utf-8")
+                .replace('data-mode="extractive"', 'data-mode="local"'),
                 encoding="utf-8",
             )
             browser.get(f"{host}/index.html")
