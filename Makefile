@@ -35,7 +35,7 @@ index: install
 
 # Debian's Chromium drives the UI and widget tests.
 browser:
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	@(test -x /usr/bin/chromium && test -x /usr/bin/chromedriver) || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk)
 
 test: models-test browser
 	$(VENV)/bin/pytest
