@@ -138,6 +138,19 @@ def _print_answer(result: dict) -> None:
     console.print(f"[dim]mode {result['mode']} · retrieve {t['retrieve_ms']} ms · total {t['total_ms']} ms[/]")
 
 
+def _stream_answer(events) -> dict:
+    """Print tokens as they arrive, then the checked answer with its sources; returns the result."""
+    result: dict = {}
+    for event in events:
+        if event["type"] == "token":
+            out.print(event["text"], end="", markup=False, highlight=False)
+        else:
+            result = event["result"]
+    out.print()
+    _print_answer(result)
+    return result
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in Chinese.")],
@@ -157,14 +170,7 @@ def ask(
             public["notice"] = result.get("notice")
             out.print_json(json.dumps(public, ensure_ascii=False))
             return
-        result = {}
-        for event in svc.ask_stream(question, k=k, mode=mode):
-            if event["type"] == "token":
-                out.print(event["text"], end="", markup=False, highlight=False)
-            else:
-                result = event["result"]
-        out.print()
-        _print_answer(result)
+        _stream_answer(svc.ask_stream(question, k=k, mode=mode))
     except QuestionError as exc:
         _fail(str(exc), 2)
 
@@ -187,14 +193,7 @@ def chat(
         if not question:
             break
         try:
-            result = {}
-            for event in svc.ask_stream(question, history=history, mode=mode):
-                if event["type"] == "token":
-                    out.print(event["text"], end="", markup=False, highlight=False)
-                else:
-                    result = event["result"]
-            out.print()
-            _print_answer(result)
+            result = _stream_answer(svc.ask_stream(question, history=history, mode=mode))
         except QuestionError as exc:
             console.print(f"[red]{exc}[/]")
             continue

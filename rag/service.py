@@ -22,6 +22,7 @@ from rag.generate.evidence import IdfTable, context_for_llm
 from rag.generate.extractive import extractive_answer
 from rag.generate.llm import NO_ANSWER_TOKEN, Excerpt, generator_for
 from rag.index.store import current_version_dir, load_index
+from rag.ingest.chunk import split_sentences as sentence_spans
 from rag.retrieve.base import RetrievalResult, SearchFilters
 from rag.retrieve.hybrid import HybridRetriever
 from rag.types import ScoredChunk
@@ -303,19 +304,13 @@ def sanitize_filename(filename: str) -> str:
 
 def _highlight(passage: str, claims: list[str]) -> str:
     """The passage sentence(s) that best support the answer's claims citing it."""
-    sentences = [passage[s:e] for s, e in _passage_sentences(passage)]
+    sentences = [passage[s:e] for s, e in sentence_spans(passage)]
     best: list[str] = []
     for claim in claims:
         scored = sorted(sentences, key=lambda s: -support_score(claim, s))
         if scored and scored[0] not in best:
             best.append(scored[0])
     return "".join(best)
-
-
-def _passage_sentences(text: str) -> list[tuple[int, int]]:
-    from rag.ingest.chunk import split_sentences as spans
-
-    return spans(text)
 
 
 def _ms(since: float) -> float:
