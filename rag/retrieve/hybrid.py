@@ -150,26 +150,31 @@ def _merge_two(a: Chunk, b: Chunk) -> Chunk:
 
 
 def merge_overlapping(ranked: list[ScoredChunk], max_chars: int = 1000) -> list[ScoredChunk]:
-    """Merge passages that overlap in the same article into the best-ranked one.
+    """Fold passages that overlap in the same article into the best-ranked one.
 
-    A merge that would grow the passage past max_chars is skipped: a cited passage
-    should stay short enough to read and to send to the model.
+    The result never holds two overlapping passages. An overlapping passage is merged
+    into the better-ranked one (its id goes to ``extra["merged_ids"]``) when the union
+    stays within max_chars and touches no other kept passage; otherwise it is dropped
+    (``extra["dropped_ids"]``): the better-ranked passage already shows the shared text,
+    and a cited passage should stay short enough to read and to send to the model.
     """
     merged: list[ScoredChunk] = []
     for item in ranked:
-        for kept in merged:
-            if not _overlaps(kept.chunk, item.chunk):
-                continue
-            span = max(kept.chunk.end, item.chunk.end) - min(kept.chunk.start, item.chunk.start)
-            if span <= max_chars:
-                kept.chunk = _merge_two(kept.chunk, item.chunk)
-                if item.dense_score is not None:
-                    kept.dense_score = max(kept.dense_score or 0.0, item.dense_score)
-                if item.bm25_score is not None:
-                    kept.bm25_score = max(kept.bm25_score or 0.0, item.bm25_score)
-            # Too long to merge: the better-ranked passage stands for both (no duplicate text).
-            kept.extra.setdefault("merged_ids", []).append(item.chunk.chunk_id)
-            break
-        else:
+        overlapping = [kept for kept in merged if _overlaps(kept.chunk, item.chunk)]
+        if not overlapping:
             merged.append(item)
+            continue
+        best = overlapping[0]
+        union = _merge_two(best.chunk, item.chunk)
+        fits = len(union.text) <= max_chars
+        clashes = any(_overlaps(other.chunk, union) for other in merged if other is not best)
+        if fits and not clashes:
+            best.chunk = union
+            if item.dense_score is not None:
+                best.dense_score = max(best.dense_score or 0.0, item.dense_score)
+            if item.bm25_score is not None:
+                best.bm25_score = max(best.bm25_score or 0.0, item.bm25_score)
+            best.extra.setdefault("merged_ids", []).append(item.chunk.chunk_id)
+        else:
+            best.extra.setdefault("dropped_ids", []).append(item.chunk.chunk_id)
     return merged
