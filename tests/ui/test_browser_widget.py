@@ -157,7 +157,6 @@ def test_widget_shows_document_markup_as_text(browser: WebDriver, small_service:
             browser.get("about:blank")
 
 
-@pytest.mark.xfail(reason="wrong-token case sees a cached host page or times out under load; see closing note", strict=False)
 def test_widget_sends_its_token_as_bearer(browser: WebDriver, service: RagService, tmp_path: Path) -> None:
     with static_site(tmp_path) as host:
         settings = service.settings.model_copy(update={"cors_origins": [host], "api_token": "w1dget"})
@@ -167,8 +166,9 @@ def test_widget_sends_its_token_as_bearer(browser: WebDriver, service: RagServic
             reply = ask(browser, widget_root(browser), "黑石BXPE基金的管理费是多少？")
             assert reply.get_attribute("data-state") == "done" and "1.25%" in reply.text
 
-            write_host_page(tmp_path, api, extra=' data-open="true" data-token="wrong"')
-            browser.get(f"{host}/index.html")
+            # A page of its own: a cached index.html would still carry the right token.
+            write_host_page(tmp_path, api, extra=' data-open="true" data-token="wrong"', name="wrong.html")
+            browser.get(f"{host}/wrong.html")
             reply = ask(browser, widget_root(browser), "黑石BXPE基金的管理费是多少？")
             assert reply.get_attribute("data-state") == "error" and "令牌" in reply.text
             browser.get("about:blank")

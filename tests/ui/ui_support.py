@@ -115,8 +115,8 @@ HOST_PAGE = """<!doctype html>
 """
 
 
-def write_host_page(folder: Path, api: str, extra: str = "") -> Path:
+def write_host_page(folder: Path, api: str, extra: str = "", name: str = "index.html") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "index.html"
+    path = folder / name
     path.write_text(HOST_PAGE.format(api=api, extra=extra), encoding="utf-8")
     return path
