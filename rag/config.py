@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     api_token: str = ""
+    # Guards the UI's admin tab (upload, list, remove, re-ingest). Empty = api_token;
+    # set it apart when api_token is handed out (e.g. in widget pages).
+    admin_token: str = ""
     cors_origins: list[str] = Field(default_factory=list)
 
     @property
@@ -76,6 +79,11 @@ class Settings(BaseSettings):
     @property
     def llm_model_path(self) -> Path:
         return self.models_dir / self.llm_model_file
+
+    @property
+    def required_admin_token(self) -> str:
+        """The token the admin tab asks for; empty when the tab is open to everyone."""
+        return self.admin_token or self.api_token
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ import html
 import json
 import logging
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -329,25 +330,57 @@ def _ingest_summary(report: Any) -> str:
     return "\n".join(lines)
 
 
-def admin_refresh(get_service: ServiceGetter) -> tuple[Any, Any]:
-    svc = _service_or_error(get_service)
+ADMIN_TOKEN_ERROR = "管理口令错误或未填写，操作未执行。请在上方“管理口令”框中输入正确的口令。"
+
+
+def check_admin_token(required: str, given: str | None) -> None:
+    """Raise unless no admin token is configured or ``given`` is it (checked before any admin action)."""
+    if not required:
+        return
+    # compare_digest: a plain == leaks how many leading characters matched through timing.
+    if not secrets.compare_digest((given or "").encode(), required.encode()):
+        log.warning("admin action refused: missing or wrong admin token")
+        raise gr.Error(ADMIN_TOKEN_ERROR)
+
+
+def _refresh(svc: RagService) -> tuple[Any, Any]:
     table = _files_table(svc)
     return table, gr.update(choices=[row[0] for row in table], value=None)
 
 
-def admin_ingest(get_service: ServiceGetter, progress: gr.Progress) -> tuple[Any, Any, str]:
-    svc = _service_or_error(get_service)
+def _ingest(svc: RagService, progress: gr.Progress) -> tuple[Any, Any, str]:
     try:
         report = svc.ingest(on_progress=lambda stage, fraction: progress(fraction, desc=stage))
     except RuntimeError as exc:  # another ingest holds the index lock
         raise gr.Error(str(exc)) from exc
-    table, choices = admin_refresh(get_service)
-    return table, choices, _ingest_summary(report)
+    return (*_refresh(svc), _ingest_summary(report))
+
+
+# Every admin handler takes the token typed in the admin tab (``token``) and the one
+# configured (``required``, empty = no protection) and checks them first.
+
+
+def admin_refresh(get_service: ServiceGetter, *, token: str | None = None, required: str = "") -> tuple[Any, Any]:
+    check_admin_token(required, token)
+    return _refresh(_service_or_error(get_service))
+
+
+def admin_ingest(
+    get_service: ServiceGetter, progress: gr.Progress, *, token: str | None = None, required: str = ""
+) -> tuple[Any, Any, str]:
+    check_admin_token(required, token)
+    return _ingest(_service_or_error(get_service), progress)
 
 
 def admin_upload(
-    get_service: ServiceGetter, files: list[Any] | None, progress: gr.Progress
+    get_service: ServiceGetter,
+    files: list[Any] | None,
+    progress: gr.Progress,
+    *,
+    token: str | None = None,
+    required: str = "",
 ) -> tuple[Any, Any, str, None]:
+    check_admin_token(required, token)
     svc = _service_or_error(get_service)
     if not files:
         raise gr.Error("请先选择文件 (choose files first)")
@@ -360,11 +393,14 @@ def admin_upload(
             stored.append(svc.add_upload(path.name, path.read_bytes()))
         except QuestionError as exc:
             raise gr.Error(str(exc)) from exc
-    table, choices, summary = admin_ingest(get_service, progress)
+    table, choices, summary = _ingest(svc, progress)
     return table, choices, f"已上传：{', '.join(stored)}\n{summary}", None
 
 
-def admin_remove(get_service: ServiceGetter, name: str | None) -> tuple[Any, Any, str]:
+def admin_remove(
+    get_service: ServiceGetter, name: str | None, *, token: str | None = None, required: str = ""
+) -> tuple[Any, Any, str]:
+    check_admin_token(required, token)
     svc = _service_or_error(get_service)
     if not name:
         raise gr.Error("请先选择要删除的文件 (choose a file)")
@@ -372,8 +408,7 @@ def admin_remove(get_service: ServiceGetter, name: str | None) -> tuple[Any, Any
         svc.remove_file(name)
     except QuestionError as exc:
         raise gr.Error(str(exc)) from exc
-    table, choices = admin_refresh(get_service)
-    return table, choices, f"已删除：{name}"
+    return (*_refresh(svc), f"已删除：{name}")
 
 
 # ---------------------------------------------------------------------- layout
@@ -382,6 +417,7 @@ def admin_remove(get_service: ServiceGetter, name: str | None) -> tuple[Any, Any
 def build_ui(get_service: ServiceGetter, settings: Settings) -> gr.Blocks:
     """The Blocks app; ``get_service`` raises while the service is still loading."""
     feedback_log = FeedbackLog(Path(settings.data_dir) / "feedback.jsonl")
+    required = settings.required_admin_token
 
     with gr.Blocks(title="知识库问答") as demo:
         turns = gr.State([])
@@ -429,6 +465,14 @@ def build_ui(get_service: ServiceGetter, settings: Settings) -> gr.Blocks:
 
             with gr.Tab("管理", id="admin"):
                 gr.Markdown(f"上传文档（{' '.join(SUPPORTED_SUFFIXES)}）后会自动重建索引；未改动的文件会复用已有向量。")
+                # Shown only when a token is configured; the handlers check it either way.
+                admin_token = gr.Textbox(
+                    label="管理口令",
+                    type="password",
+                    placeholder="输入管理口令后点“刷新列表”或按回车",
+                    visible=bool(required),
+                    elem_id="rag-admin-token",
+                )
                 with gr.Row():
                     uploads = gr.File(
                         label="上传文件",
@@ -467,17 +511,45 @@ def build_ui(get_service: ServiceGetter, settings: Settings) -> gr.Blocks:
         chatbot.like(_feedback, [turns], None)
 
         # Gradio finds its progress tracker through this default value: it must be a call.
-        def _reingest(progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, str]:  # noqa: B008
-            return admin_ingest(get_service, progress)
+        def _reingest(token: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, str]:  # noqa: B008
+            return admin_ingest(get_service, progress, token=token, required=required)
 
-        def _upload(f: list | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, str, None]:  # noqa: B008
-            return admin_upload(get_service, f, progress)
+        def _upload(
+            token: str,
+            f: list | None,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008
+        ) -> tuple[Any, Any, str, None]:
+            return admin_upload(get_service, f, progress, token=token, required=required)
 
-        refresh_btn.click(lambda: admin_refresh(get_service), None, [files, to_remove])
-        reingest_btn.click(_reingest, None, [files, to_remove, status], concurrency_id="ingest")
-        upload_btn.click(_upload, [uploads], [files, to_remove, status, uploads], concurrency_id="ingest")
+        def _refresh_files(token: str) -> tuple[Any, Any]:
+            return admin_refresh(get_service, token=token, required=required)
+
+        def _remove(token: str, name: str | None) -> tuple[Any, Any, str]:
+            return admin_remove(get_service, name, token=token, required=required)
+
+        gr.on(
+            [refresh_btn.click, admin_token.submit],
+            _refresh_files,
+            [admin_token],
+            [files, to_remove],
+            api_name="admin_refresh",
+        )
+        reingest_btn.click(
+            _reingest, [admin_token], [files, to_remove, status], concurrency_id="ingest", api_name="admin_reingest"
+        )
+        upload_btn.click(
+            _upload,
+            [admin_token, uploads],
+            [files, to_remove, status, uploads],
+            concurrency_id="ingest",
+            api_name="admin_upload",
+        )
         remove_btn.click(
-            lambda n: admin_remove(get_service, n), [to_remove], [files, to_remove, status], concurrency_id="ingest"
+            _remove,
+            [admin_token, to_remove],
+            [files, to_remove, status],
+            concurrency_id="ingest",
+            api_name="admin_remove",
         )
 
         def _load_files() -> tuple[Any, Any]:
@@ -486,6 +558,7 @@ def build_ui(get_service: ServiceGetter, settings: Settings) -> gr.Blocks:
             except gr.Error:  # service still loading: the admin can press refresh later
                 return [], gr.update(choices=[])
 
-        demo.load(_load_files, None, [files, to_remove])
+        if not required:  # with a token the list waits until it is entered
+            demo.load(_load_files, None, [files, to_remove])
     demo.queue(default_concurrency_limit=2)
     return demo

@@ -7,11 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import httpx
 import pytest
 from ui_support import XSS_QUESTION
 
+from rag.api.app import create_app, running_server
+from rag.config import Settings
+from rag.index.store import current_version_dir
 from rag.service import RagService
-from ui.gradio_app import FeedbackLog, admin_ingest, admin_refresh, admin_remove, admin_upload, chat, feedback
+from ui.gradio_app import (
+    ADMIN_TOKEN_ERROR,
+    FeedbackLog,
+    admin_ingest,
+    admin_refresh,
+    admin_remove,
+    admin_upload,
+    chat,
+    feedback,
+)
 
 RESERVOIR = (
     "# 白鹭湾水库建成蓄水\n\n"
@@ -135,3 +148,111 @@ def test_unreachable_llm_shows_the_fallback_notice(small_service: RagService) ->
     bubble = messages[-1]["content"]
     assert 'class="rag-notice rag-fallback"' in bubble and "抽取式" in bubble
     assert 'class="rag-cite"' in bubble and turns[0]["mode"] == "extractive"
+
+
+ADMIN_TOKEN = "s3cret-admin-令牌"
+
+
+def test_admin_token_falls_back_to_the_api_token() -> None:
+    assert Settings(_env_file=None).required_admin_token == ""
+    assert Settings(_env_file=None, api_token="api").required_admin_token == "api"
+    assert Settings(_env_file=None, api_token="api", admin_token="adm").required_admin_token == "adm"
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", ADMIN_TOKEN[:-1], ADMIN_TOKEN + " "])
+def test_admin_handlers_refuse_a_missing_or_wrong_token(
+    tmp_path: Path, small_service: RagService, token: str | None
+) -> None:
+    calls: list[int] = []
+
+    def getter() -> RagService:  # counts how often a handler reached for the service
+        calls.append(1)
+        return small_service
+
+    version = current_version_dir(small_service.index_dir)
+    files_before = small_service.list_files()
+    progress: list[float] = []
+    upload = tmp_path / "intruder.md"
+    upload.write_text(RESERVOIR, encoding="utf-8")
+    guard = {"token": token, "required": ADMIN_TOKEN}
+
+    with pytest.raises(gr.Error, match="管理口令错误") as refused:
+        admin_refresh(getter, **guard)
+    assert refused.value.message == ADMIN_TOKEN_ERROR
+    with pytest.raises(gr.Error, match="管理口令错误"):
+        admin_upload(getter, [str(upload)], lambda f, desc=None: progress.append(f), **guard)
+    with pytest.raises(gr.Error, match="管理口令错误"):
+        admin_ingest(getter, lambda f, desc=None: progress.append(f), **guard)
+    with pytest.raises(gr.Error, match="管理口令错误"):
+        admin_remove(getter, "news.jsonl", **guard)
+
+    # Nothing happened: the service was never touched, no upload stored, no re-ingest, no removal.
+    assert calls == [] and progress == []
+    assert not (small_service.upload_dir / "intruder.md").exists()
+    assert current_version_dir(small_service.index_dir) == version
+    assert small_service.list_files() == files_before
+    assert (small_service.settings.corpus_dir / "news.jsonl").exists()
+
+
+def test_admin_handlers_work_with_the_right_token(tmp_path: Path, small_service: RagService) -> None:
+    def getter() -> RagService:
+        return small_service
+
+    guard = {"token": ADMIN_TOKEN, "required": ADMIN_TOKEN}
+    table, choices = admin_refresh(getter, **guard)
+    assert [row[0] for row in table] == ["news.jsonl"] and choices["choices"] == ["news.jsonl"]
+
+    upload = tmp_path / "reservoir.md"
+    upload.write_text(RESERVOIR, encoding="utf-8")
+    table, _, status, _ = admin_upload(getter, [str(upload)], no_progress, **guard)
+    assert "reservoir.md" in [row[0] for row in table] and "已上传" in status
+    assert "3.2亿立方米" in small_service.ask("白鹭湾水库总库容是多少？", mode="extractive")["answer"]
+
+    seen: list[float] = []
+    table, _, summary = admin_ingest(getter, lambda f, desc=None: seen.append(f), **guard)
+    assert "完成" in summary and seen[-1] == 1.0
+
+    table, _, status = admin_remove(getter, "reservoir.md", **guard)
+    assert [row[0] for row in table] == ["news.jsonl"] and "已删除" in status
+
+
+def call_ui(url: str, api_name: str, *data: Any) -> tuple[str, Any]:
+    """One event through the mounted UI's HTTP API, as the browser's buttons send it."""
+    with httpx.Client(base_url=f"{url}/ui/gradio_api", timeout=120) as client:
+        started = client.post(f"/call/{api_name}", json={"data": list(data)})
+        started.raise_for_status()
+        stream = client.get(f"/call/{api_name}/{started.json()['event_id']}").text
+    event = next(line.removeprefix("event: ") for line in stream.splitlines() if line.startswith("event: "))
+    payload = next(line.removeprefix("data: ") for line in stream.splitlines() if line.startswith("data: "))
+    return event, json.loads(payload)
+
+
+def admin_token_box(url: str) -> dict[str, Any]:
+    config = httpx.get(f"{url}/ui/config", timeout=30).json()
+    return next(c["props"] for c in config["components"] if c["props"].get("elem_id") == "rag-admin-token")
+
+
+def test_mounted_ui_asks_for_the_token_and_checks_it(tmp_path: Path, small_service: RagService) -> None:
+    settings = small_service.settings.model_copy(update={"admin_token": ADMIN_TOKEN, "data_dir": tmp_path})
+    version = current_version_dir(small_service.index_dir)
+    with running_server(create_app(small_service, settings=settings)) as url:
+        box = admin_token_box(url)
+        assert box["visible"] is True and box["type"] == "password" and box["label"] == "管理口令"
+
+        for given in ("", "wrong"):
+            event, data = call_ui(url, "admin_refresh", given)
+            assert event == "error" and data["error"] == ADMIN_TOKEN_ERROR
+        event, data = call_ui(url, "admin_reingest", "wrong")
+        assert event == "error" and data["error"] == ADMIN_TOKEN_ERROR
+        assert current_version_dir(small_service.index_dir) == version
+
+        event, data = call_ui(url, "admin_refresh", ADMIN_TOKEN)
+        assert event == "complete" and [row[0] for row in data[0]["data"]] == ["news.jsonl"]
+
+
+def test_mounted_ui_without_a_token_keeps_the_admin_tab_open(tmp_path: Path, small_service: RagService) -> None:
+    settings = small_service.settings.model_copy(update={"admin_token": "", "api_token": "", "data_dir": tmp_path})
+    with running_server(create_app(small_service, settings=settings)) as url:
+        assert admin_token_box(url)["visible"] is False
+        event, data = call_ui(url, "admin_refresh", "")
+        assert event == "complete" and [row[0] for row in data[0]["data"]] == ["news.jsonl"]
