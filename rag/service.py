@@ -18,7 +18,7 @@ from typing import Any
 
 from rag.config import Settings, get_settings
 from rag.generate.citations import check_citations, renumber, support_score, split_sentences
-from rag.generate.evidence import IdfTable, context_for_llm
+from rag.generate.evidence import IdfTable, context_for_llm, split_subquestions
 from rag.generate.extractive import extractive_answer
 from rag.generate.llm import NO_ANSWER_TOKEN, Excerpt, generator_for
 from rag.index.store import current_version_dir, load_index
@@ -135,7 +135,7 @@ class RagService:
             timings["condense_ms"] = _ms(t)
 
         t = time.perf_counter()
-        retrieval = self._fresh().search(standalone, k=k)
+        retrieval = self._fresh().search_compound(standalone, split_subquestions(standalone), k=k)
         timings["retrieve_ms"] = _ms(t)
         passages = retrieval.results
 
@@ -319,15 +319,27 @@ def sanitize_filename(filename: str) -> str:
     return name[:120]
 
 
-def _highlight(passage: str, claims: list[str]) -> str:
-    """The passage sentence(s) that best support the answer's claims citing it."""
-    sentences = [passage[s:e] for s, e in sentence_spans(passage)]
-    best: list[str] = []
+def _highlight(passage: str, claims: list[str]) -> str | list[str]:
+    """The passage sentence(s) that best support the answer's claims citing it.
+
+    One string when they are adjacent in the passage, else a list of sentences
+    (the UI and widget mark each one).
+    """
+    spans = sentence_spans(passage)
+    best: list[int] = []
     for claim in claims:
-        scored = sorted(sentences, key=lambda s: -support_score(claim, s))
+        scored = sorted(range(len(spans)), key=lambda i: -support_score(claim, passage[spans[i][0] : spans[i][1]]))
         if scored and scored[0] not in best:
             best.append(scored[0])
-    return "".join(best)
+    best.sort()
+    pieces: list[str] = []
+    for i, idx in enumerate(best):
+        start, end = spans[idx]
+        if i and best[i - 1] == idx - 1:
+            pieces[-1] += passage[spans[idx - 1][1] : end]  # adjacent: one run of text
+        else:
+            pieces.append(passage[start:end])
+    return pieces[0] if len(pieces) == 1 else pieces
 
 
 def _ms(since: float) -> float:

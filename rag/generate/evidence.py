@@ -17,9 +17,16 @@ from rag.index.tokenize import tokenize
 from rag.ingest.chunk import split_sentences
 from rag.types import ScoredChunk
 
-# Question words that carry no content: "多少", "哪些" … say what is asked, not about what.
 _QUESTION_NOISE = re.compile(r"[？?。！!，,]")
-_DIGITS = re.compile(r"\d")
+# A question asks for a figure or a date: a sentence without one cannot answer it.
+_ASKS_FIGURE = re.compile(r"多少|多大|多长|多久|多高|多快|多远|比例|占比|哪一?年|哪一天|何时|什么时候|(?<!哪)几[个家条年月天倍人项次名片颗辆]")
+_HAS_FIGURE = re.compile(r"\d|[一二两三四五六七八九十百千万亿半]+[个家条年月天倍人项次名成%％]")
+# Where one question holds several ("…多少钱？比上年同期变化多大？", "…？又怎么…"),
+# each part needs its own evidence.
+_SUBQUESTION_BREAK = re.compile(r"(?<=[？?；;])|[，,](?=又|还有|以及|另外|同时|此外)")
+# A sentence that announces a list ("主要发挥两大功能。", "有三个标志：") is answered
+# by the sentence after it.
+_LEAD_IN = re.compile(r"[：:]$|(?:两|三|四|五|六|几|以下|如下)(?:大|个|种|项|方面|点|类|条)[^，,。]{0,8}[。：:]?$")
 
 
 @dataclass
@@ -59,17 +66,29 @@ def score_sentence(query_tokens: list[str], query_bigrams: set[str], sentence: s
     total = sum(weights.values()) or 1.0
     term_score = sum(w for t, w in weights.items() if t in norm) / total
     bigram_score = len(query_bigrams & _bigrams(norm)) / max(len(query_bigrams), 1)
-    score = 0.7 * term_score + 0.3 * bigram_score
-    if _DIGITS.search(sentence):
-        score += 0.02  # finance questions usually ask for a figure
-    return score
+    return 0.7 * term_score + 0.3 * bigram_score
 
 
-def rank_sentences(question: str, passages: list[ScoredChunk], idf: IdfTable) -> list[Sentence]:
-    """All sentences of the passages, best first (ties: earlier passage first)."""
-    query = _QUESTION_NOISE.sub(" ", question)
-    query_tokens = tokenize(query)
-    query_bigrams = _bigrams(query)
+def split_subquestions(question: str) -> list[str]:
+    """The parts of a compound question, or [question] when it asks one thing."""
+    parts = [p.strip(" ，,") for p in _SUBQUESTION_BREAK.split(question)]
+    parts = [p for p in parts if len(_QUESTION_NOISE.sub("", p)) >= 4]
+    return parts if len(parts) > 1 else [question]
+
+
+def is_lead_in(sentence: str) -> bool:
+    return bool(_LEAD_IN.search(sentence.rstrip("”’」』）)")))
+
+
+def rank_sentences(question: str, passages: list[ScoredChunk], idf: IdfTable, focus: str | None = None) -> list[Sentence]:
+    """All sentences of the passages, best first (ties: earlier passage first).
+
+    With ``focus`` (one part of a compound question) a sentence is scored on that
+    part, with the whole question as context.
+    """
+    whole = _query_terms(question)
+    part = _query_terms(focus) if focus and focus != question else None
+    asks_figure = bool(_ASKS_FIGURE.search(focus or question))
     ranked: list[Sentence] = []
     for p, item in enumerate(passages, start=1):
         text = item.chunk.text
@@ -77,12 +96,41 @@ def rank_sentences(question: str, passages: list[ScoredChunk], idf: IdfTable) ->
             sentence = text[start:end]
             if len(sentence) < 6:
                 continue
-            score = score_sentence(query_tokens, query_bigrams, sentence, idf)
+            score = score_sentence(*whole, sentence, idf)
+            if part is not None:
+                score = 0.6 * score_sentence(*part, sentence, idf) + 0.4 * score
+            if asks_figure and not _HAS_FIGURE.search(sentence):
+                score *= 0.75
             # A passage ranked higher by retrieval is more likely the right one.
             score *= 1.0 - 0.03 * (p - 1)
             ranked.append(Sentence(passage=p, index=s, text=sentence, score=score))
     ranked.sort(key=lambda x: (-x.score, x.passage, x.index))
     return ranked
+
+
+def ranked_per_part(question: str, passages: list[ScoredChunk], idf: IdfTable) -> list[list[Sentence]]:
+    """One ranking per part of the question (a single ranking for a simple question)."""
+    parts = split_subquestions(question)
+    if len(parts) == 1:
+        return [rank_sentences(question, passages, idf)]
+    return [rank_sentences(question, passages, idf, focus=part) for part in parts]
+
+
+def _interleave(rankings: list[list[Sentence]]) -> list[Sentence]:
+    """Round-robin over the parts' rankings, so every part gets its best sentence early."""
+    seen: set[tuple[int, int]] = set()
+    merged: list[Sentence] = []
+    for row in zip(*rankings) if len(rankings) > 1 else ([r] for r in rankings[0]):
+        for sent in row:
+            if (sent.passage, sent.index) not in seen:
+                seen.add((sent.passage, sent.index))
+                merged.append(sent)
+    return merged
+
+
+def _query_terms(query: str) -> tuple[list[str], set[str]]:
+    query = _QUESTION_NOISE.sub(" ", query)
+    return tokenize(query), _bigrams(query)
 
 
 def context_for_llm(
@@ -93,7 +141,7 @@ def context_for_llm(
     The excerpt of a passage keeps its sentences in their original order so the
     model reads coherent text.
     """
-    ranked = rank_sentences(question, passages, idf)
+    ranked = _interleave(ranked_per_part(question, passages, idf))
     chosen: dict[int, set[int]] = {}
     sentences_of: dict[int, list[str]] = {}
     for p, item in enumerate(passages, start=1):

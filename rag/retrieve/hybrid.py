@@ -122,6 +122,30 @@ class HybridRetriever:
         )
         return RetrievalResult(query=query, results=ranked[:k], confidence=confidence)
 
+    def search_compound(
+        self, query: str, parts: list[str], k: int | None = None, filters: SearchFilters | None = None
+    ) -> RetrievalResult:
+        """A question that asks several things: each part gets passages of its own.
+
+        The whole question's ranking is interleaved with each part's, so a two-part
+        question whose answers sit in two articles finds both within k. The
+        confidence is the whole question's.
+        """
+        k = k or self.settings.top_k
+        if len(parts) < 2:
+            return self.search(query, k=k, filters=filters)
+        whole = self.search(query, k=k, filters=filters, merge=False)
+        rankings = [whole.results] + [self.search(p, k=k, filters=filters, merge=False).results for p in parts]
+        seen: set[str] = set()
+        interleaved: list[ScoredChunk] = []
+        for rank in range(k):
+            for ranking in rankings:
+                if rank < len(ranking) and ranking[rank].chunk.chunk_id not in seen:
+                    seen.add(ranking[rank].chunk.chunk_id)
+                    interleaved.append(ranking[rank])
+        merged = merge_overlapping(interleaved, max_chars=self.settings.chunk_max_size + self.settings.chunk_size)
+        return RetrievalResult(query=query, results=merged[:k], confidence=whole.confidence)
+
 
 def _overlaps(a: Chunk, b: Chunk) -> bool:
     return a.file == b.file and a.article_index == b.article_index and a.start < b.end and b.start < a.end

@@ -16,7 +16,8 @@ def test_extractive_answer_cites_supporting_passage(service):
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", result["answer"])}
     assert markers == {c["n"] for c in result["citations"]}
     for citation in result["citations"]:
-        assert citation["highlight"] and citation["highlight"] in citation["text"]
+        pieces = citation["highlight"] if isinstance(citation["highlight"], list) else [citation["highlight"]]
+        assert pieces and all(piece and piece in citation["text"] for piece in pieces)
     assert result["mode"] == "extractive" and result["tokens_generated"] is None
 
 
