@@ -208,6 +208,7 @@ def evaluate(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder for reports and the answer cache.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N questions.")] = None,
     retrieval: Annotated[bool, typer.Option("--retrieval", help="Retrieval benchmark only (BM25, dense, hybrid).")] = False,
+    chart: Annotated[Optional[Path], typer.Option("--chart", help="compare: also write a metrics-per-run PNG here.")] = None,
     index: IndexOption = None,
 ) -> None:
     """Run a benchmark set through the full pipeline and write metrics and reports; or compare two runs."""
@@ -217,8 +218,12 @@ def evaluate(
         if len(args) != 3:
             _fail("usage: rag eval compare RUN_A RUN_B", 2)
         from rag.evaluation.compare import compare_runs
+        from rag.evaluation.report import write_runs_chart
 
         out.print(Markdown(compare_runs(args[1], args[2])))
+        if chart:
+            write_runs_chart([Path(args[1]), Path(args[2])], chart)
+            console.print(f"chart written to {chart}")
         return
     dataset = Path(args[0])
     if not dataset.is_file():

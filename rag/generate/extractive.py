@@ -11,7 +11,7 @@ from rag.types import ScoredChunk
 
 # Below this sentence score nothing retrieved answers the question (calibrated on
 # eval/datasets/dev.jsonl: see `rag eval --mode extractive`).
-MIN_SENTENCE_SCORE = 0.40
+MIN_SENTENCE_SCORE = 0.35
 MAX_SENTENCES_PER_PART = 2
 # A runner-up sentence joins the answer only when it scores close to the best one.
 RUNNER_UP_RATIO = 0.8

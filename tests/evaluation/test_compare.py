@@ -72,3 +72,15 @@ def test_cli(runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixt
     compare.main([str(runs[0]), str(runs[1]), "--chart", str(tmp_path / "cmp.png")])
     assert "key_fact_accuracy" in capsys.readouterr().out
     assert (tmp_path / "cmp.png").exists()
+
+
+def test_rag_eval_compare_writes_a_chart(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    chart = tmp_path / "modes.png"
+    result = CliRunner().invoke(app, ["eval", "compare", str(runs[0]), str(runs[1]), "--chart", str(chart)])
+    assert result.exit_code == 0, result.output
+    assert "key_fact_accuracy" in result.output
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 5000
