@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings, get_settings
+from rag.generate.answerability import unsupported_question_terms
 from rag.generate.citations import check_citations, renumber, support_score, split_sentences
 from rag.generate.evidence import IdfTable, context_for_llm, split_subquestions
 from rag.generate.extractive import extractive_answer
@@ -149,7 +150,7 @@ class RagService:
                     generator = self._generator(mode)
                     excerpts = [
                         Excerpt(n, passages[n - 1].chunk.title, passages[n - 1].chunk.source, text)
-                        for n, text in context_for_llm(standalone, passages, self.idf)  # type: ignore[arg-type]
+                        for n, text in context_for_llm(standalone, passages, self.idf, self.settings.llm_context_chars)  # type: ignore[arg-type]
                     ]
                     parts: list[str] = []
                     for piece in generator.stream_answer(standalone, excerpts):
@@ -212,12 +213,16 @@ class RagService:
             item = passages[original - 1]
             claims = [s for s in sentences if f"[{new_n}]" in s]
             citations.append({"n": new_n, **item.to_public(), "highlight": _highlight(item.chunk.text, claims)})
+        cited_texts = [passages[original - 1].chunk.text for original in mapping.values()]
         return {
             **base,
             "answer": text,
             "refused": False,
             "citations": citations,
             "unsupported": checked.unsupported_sentences,
+            # Question terms the answer asserts that no cited passage contains: a hint
+            # that the model answered a neighbouring fact (see rag.generate.answerability).
+            "unverified_terms": unsupported_question_terms(standalone, text, cited_texts, self.idf),  # type: ignore[arg-type]
             "related": [],
         }
 
