@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from rag.index.tokenize import tokenize
 from rag.ingest.chunk import split_sentences
+from rag.retrieve.fusion import round_robin
 from rag.types import ScoredChunk
 
 _QUESTION_NOISE = re.compile(r"[？?。！!，,]")
@@ -26,7 +27,10 @@ _HAS_FIGURE = re.compile(r"\d|[一二两三四五六七八九十百千万亿半]
 _SUBQUESTION_BREAK = re.compile(r"(?<=[？?；;])|[，,](?=又|还有|以及|另外|同时|此外)")
 # A sentence that announces a list ("主要发挥两大功能。", "有三个标志：") is answered
 # by the sentence after it.
-_LEAD_IN = re.compile(r"[：:]$|(?:两|三|四|五|六|几|以下|如下)(?:大|个|种|项|方面|点|类|条)[^，,。]{0,8}[。：:]?$")
+_LEAD_IN = re.compile(r"[：:]$|(两|三|四|五|六|几|以下|如下)(?:大|个|种|项|方面|点|类|条)[^，,。]{0,8}[。：:]?$")
+# Sentences a lead-in brings: "两大…" two, "三/四/五/六/几…" at most three, "以下…：" or a bare "：" one.
+_LIST_COUNTS = {"两": 2, "以下": 1, "如下": 1, None: 1}
+MAX_LIST_ITEMS = 3
 
 
 @dataclass
@@ -76,8 +80,16 @@ def split_subquestions(question: str) -> list[str]:
     return parts if len(parts) > 1 else [question]
 
 
+def list_length(sentence: str) -> int:
+    """How many following sentences a lead-in sentence announces (0: not a lead-in)."""
+    match = _LEAD_IN.search(sentence.rstrip("”’」』）)"))
+    if not match:
+        return 0
+    return _LIST_COUNTS.get(match.group(1), MAX_LIST_ITEMS)
+
+
 def is_lead_in(sentence: str) -> bool:
-    return bool(_LEAD_IN.search(sentence.rstrip("”’」』）)")))
+    return list_length(sentence) > 0
 
 
 def rank_sentences(question: str, passages: list[ScoredChunk], idf: IdfTable, focus: str | None = None) -> list[Sentence]:
@@ -118,14 +130,7 @@ def ranked_per_part(question: str, passages: list[ScoredChunk], idf: IdfTable) -
 
 def _interleave(rankings: list[list[Sentence]]) -> list[Sentence]:
     """Round-robin over the parts' rankings, so every part gets its best sentence early."""
-    seen: set[tuple[int, int]] = set()
-    merged: list[Sentence] = []
-    for row in zip(*rankings) if len(rankings) > 1 else ([r] for r in rankings[0]):
-        for sent in row:
-            if (sent.passage, sent.index) not in seen:
-                seen.add((sent.passage, sent.index))
-                merged.append(sent)
-    return merged
+    return round_robin(rankings, key=lambda sent: (sent.passage, sent.index))
 
 
 def _query_terms(query: str) -> tuple[list[str], set[str]]:

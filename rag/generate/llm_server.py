@@ -354,11 +354,9 @@ def ensure_local_server(
             assemble(spec.variant, model.parent)  # type: ignore[arg-type]
 
         log_path = Path(settings.data_dir) / f"llm_server-{port}.log"
-        threads_batch = settings.llm_threads_batch
-        cache_ram_mib = settings.llm_cache_ram_mib
         srv = LocalLLMServer(model, host=host, port=port, threads=settings.llm_threads,
-                             ctx=settings.llm_context, threads_batch=threads_batch,
-                             cache_ram_mib=cache_ram_mib, log_path=log_path)
+                             ctx=settings.llm_context, threads_batch=settings.llm_threads_batch,
+                             cache_ram_mib=settings.llm_cache_ram_mib, log_path=log_path)
         try:
             srv.start(timeout)
         except LLMServerError:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 def reciprocal_rank_fusion(rankings: list[dict[int, float]], k: int = 60) -> dict[int, float]:
     """Σ 1/(k + rank): robust to the very different scales of cosine and BM25 scores."""
@@ -27,3 +32,15 @@ def weighted_fusion(dense: dict[int, float], bm25: dict[int, float], dense_weigh
         row: dense_weight * nd.get(row, 0.0) + (1 - dense_weight) * nb.get(row, 0.0)
         for row in set(nd) | set(nb)
     }
+
+
+def round_robin(rankings: Sequence[Sequence[T]], key: Callable[[T], Hashable]) -> list[T]:
+    """Interleave ranked lists (first of each, then second of each, …), first occurrence wins."""
+    seen: set[Hashable] = set()
+    merged: list[T] = []
+    for rank in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and key(ranking[rank]) not in seen:
+                seen.add(key(ranking[rank]))
+                merged.append(ranking[rank])
+    return merged

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import bm25s
@@ -14,7 +14,7 @@ from rag.embed.base import Embedder
 from rag.index.store import IndexData
 from rag.index.tokenize import tokenize
 from rag.retrieve.base import Confidence, RetrievalResult, SearchFilters
-from rag.retrieve.fusion import reciprocal_rank_fusion, weighted_fusion
+from rag.retrieve.fusion import reciprocal_rank_fusion, round_robin, weighted_fusion
 from rag.types import Chunk, ScoredChunk
 
 log = logging.getLogger(__name__)
@@ -136,13 +136,7 @@ class HybridRetriever:
             return self.search(query, k=k, filters=filters)
         whole = self.search(query, k=k, filters=filters, merge=False)
         rankings = [whole.results] + [self.search(p, k=k, filters=filters, merge=False).results for p in parts]
-        seen: set[str] = set()
-        interleaved: list[ScoredChunk] = []
-        for rank in range(k):
-            for ranking in rankings:
-                if rank < len(ranking) and ranking[rank].chunk.chunk_id not in seen:
-                    seen.add(ranking[rank].chunk.chunk_id)
-                    interleaved.append(ranking[rank])
+        interleaved = round_robin(rankings, key=lambda item: item.chunk.chunk_id)
         merged = merge_overlapping(interleaved, max_chars=self.settings.chunk_max_size + self.settings.chunk_size)
         return RetrievalResult(query=query, results=merged[:k], confidence=whole.confidence)
 
@@ -152,25 +146,13 @@ def _overlaps(a: Chunk, b: Chunk) -> bool:
 
 
 def _merge_two(a: Chunk, b: Chunk) -> Chunk:
-    """Union of two overlapping passages of one article, using their offsets."""
+    """Union of two overlapping passages of one article, using their offsets.
+
+    The better-ranked passage ``a`` keeps its id and metadata.
+    """
     first, second = (a, b) if a.start <= b.start else (b, a)
-    if second.end <= first.end:
-        text = first.text
-    else:
-        text = first.text + second.text[first.end - second.start :]
-    return Chunk(
-        chunk_id=a.chunk_id,  # the better-ranked passage names the merged one
-        file=a.file,
-        article_index=a.article_index,
-        title=a.title,
-        section=a.section,
-        byline=a.byline,
-        source=a.source,
-        text=text,
-        start=first.start,
-        end=max(first.end, second.end),
-        date=a.date,
-    )
+    text = first.text if second.end <= first.end else first.text + second.text[first.end - second.start :]
+    return replace(a, text=text, start=first.start, end=max(first.end, second.end))
 
 
 def merge_overlapping(ranked: list[ScoredChunk], max_chars: int = 1000) -> list[ScoredChunk]:
