@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +67,16 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60.0
     llm_max_tokens: int = 256
     llm_temperature: float = 0.1
+    # Refuse when the model's log-probability of opening with "无法回答" is at least
+    # this, even if it went on to answer (calibrated on the dev set for the local
+    # 1.5B model; see rag.generate.llm.AnswerStream). Empty = off, e.g. for an
+    # endpoint that returns no logprobs or a model not calibrated.
+    llm_no_answer_logprob: float | None = -4.0
+
+    @field_validator("llm_no_answer_logprob", "llm_threads_batch", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
     max_question_chars: int = 500
 
     # --- serving ---

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings, get_settings
-from rag.generate.answerability import unsupported_question_terms
+from rag.generate.answerability import near_misses, unsupported_question_terms
 from rag.generate.citations import check_citations, renumber, support_score, split_sentences
 from rag.generate.evidence import IdfTable, context_for_llm, split_subquestions
 from rag.generate.extractive import extractive_answer
@@ -141,6 +141,7 @@ class RagService:
         passages = retrieval.results
 
         answer: str | None = None
+        no_answer_logprob: float | None = None
         tokens = 0
         t = time.perf_counter()
         used_mode = mode
@@ -153,14 +154,16 @@ class RagService:
                         for n, text in context_for_llm(standalone, passages, self.idf, self.settings.llm_context_chars)  # type: ignore[arg-type]
                     ]
                     parts: list[str] = []
-                    for piece in generator.stream_answer(standalone, excerpts):
+                    stream = generator.stream_answer(standalone, excerpts)
+                    for piece in stream:
                         if timings["ttft_ms"] is None:
                             timings["ttft_ms"] = _ms(started)
                         parts.append(piece)
                         tokens += 1
                         yield {"type": "token", "text": piece}
                     answer = "".join(parts).strip()
-                    if not answer or NO_ANSWER_TOKEN in answer[:20]:
+                    no_answer_logprob = stream.no_answer_logprob
+                    if not answer or NO_ANSWER_TOKEN in answer[:20] or self._model_doubts(no_answer_logprob):
                         answer = None
                 except Exception as exc:  # endpoint down, timeout, HTTP error: answer anyway
                     log.warning("LLM generation failed (%s): falling back to extractive", exc)
@@ -173,6 +176,7 @@ class RagService:
 
         result = self._finish(question, standalone, answer, passages, used_mode, notice, retrieval)
         result["tokens_generated"] = tokens if mode != "extractive" else None
+        result["no_answer_logprob"] = None if no_answer_logprob is None else round(no_answer_logprob, 3)
         timings["total_ms"] = _ms(started)
         result["timings"] = {key: (round(v, 1) if v is not None else None) for key, v in timings.items()}
         yield {"type": "final", "result": result}
@@ -195,8 +199,12 @@ class RagService:
             "confidence": retrieval.confidence.to_dict(),
             "retrieved": [p.to_public() for p in passages],
         }
-        checked = check_citations(answer, [p.chunk.text for p in passages]) if answer else None
-        if checked is None or not checked.cited:
+        texts = [p.chunk.text for p in passages]
+        checked = check_citations(answer, texts, question=standalone) if answer else None
+        # A figure taken from a sentence about another year, measure or period answers
+        # a neighbouring question, not this one.
+        mismatches = near_misses(standalone, answer, texts) if checked and checked.cited else []
+        if checked is None or not checked.cited or mismatches:
             # Nothing the passages support: refuse rather than answer from the model's memory.
             return {
                 **base,
@@ -204,6 +212,7 @@ class RagService:
                 "refused": True,
                 "citations": [],
                 "unsupported": checked.unsupported_sentences if checked else [],
+                "near_misses": mismatches,
                 "related": [p.to_public() for p in passages[:3]],
             }
         text, mapping = renumber(checked)
@@ -223,8 +232,14 @@ class RagService:
             # Question terms the answer asserts that no cited passage contains: a hint
             # that the model answered a neighbouring fact (see rag.generate.answerability).
             "unverified_terms": unsupported_question_terms(standalone, text, cited_texts, self.idf),  # type: ignore[arg-type]
+            "near_misses": [],
             "related": [],
         }
+
+    def _model_doubts(self, no_answer_logprob: float | None) -> bool:
+        """The model put enough weight on "无法回答" that its answer is not to be trusted."""
+        threshold = self.settings.llm_no_answer_logprob
+        return threshold is not None and no_answer_logprob is not None and no_answer_logprob >= threshold
 
     def _condense(self, question: str, history: list[dict], mode: str) -> tuple[str, str | None]:
         last_user = next((m["content"] for m in reversed(history) if m.get("role") == "user"), "")

@@ -253,16 +253,18 @@ def citation_precision_counts(pred: Pred, threshold: float = SUPPORT_THRESHOLD) 
 
     A marker ``[n]`` is supported when ``citations`` has an entry with that ``n`` and
     :func:`rag.generate.citations.score_markers` scores its text >= ``threshold``
-    for the clause/sentence carrying the marker. Markers naming no citation count
+    for the clause/sentence carrying the marker (words it repeats from the question
+    need no support, as in the service's check). Markers naming no citation count
     as unsupported.
     """
     answer = answer_text(pred)
     if not answer:
         return 0, 0
     passages = _citation_texts(pred)
+    question = (pred or {}).get("standalone_question") or (pred or {}).get("question")
     good = total = 0
     for sentence in split_sentences(answer):
-        for _, score in score_markers(sentence, passages):
+        for _, score in score_markers(sentence, passages, question if isinstance(question, str) else None):
             total += 1
             good += int(score is not None and score >= threshold)
     return good, total

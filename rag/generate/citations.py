@@ -210,7 +210,12 @@ def _numbers(text: str) -> list[str]:
     return _NUMBER_RE.findall(s)
 
 
-def _score(claim: _Features, passage: _Features) -> float:
+MIN_NEW_BIGRAMS = 3
+"""A claim adds fewer new character bigrams to the question than this: it only
+restates the question, and is scored as written."""
+
+
+def _score(claim: _Features, passage: _Features, question: _Features | None = None) -> float:
     c = claim.content
     if not c or not passage.content:
         return 0.0
@@ -218,6 +223,16 @@ def _score(claim: _Features, passage: _Features) -> float:
         return 1.0 if c in passage.content else 0.0
     bigram = len(claim.bigrams & passage.bigrams) / len(claim.bigrams)
     trigram = len(claim.trigrams & passage.trigrams) / len(claim.trigrams) if claim.trigrams else bigram
+    if question is not None:
+        # "2023年前10个月全国消费品零售额累计38.5万亿元" restates the question's words
+        # around the passage's figure: the restated part is not a claim the passage
+        # must make, so recall is also measured on what the sentence adds.
+        new_bigrams = claim.bigrams - question.bigrams
+        if len(new_bigrams) >= MIN_NEW_BIGRAMS:
+            new_trigrams = claim.trigrams - question.trigrams
+            bigram = max(bigram, len(new_bigrams & passage.bigrams) / len(new_bigrams))
+            if new_trigrams:
+                trigram = max(trigram, len(new_trigrams & passage.trigrams) / len(new_trigrams))
     lcs = longest_common_substring(c, passage.content) / len(c)
     base = 0.4 * bigram + 0.4 * trigram + 0.2 * lcs
     figures = {x for x in claim.numbers if not _YEAR_RE.fullmatch(x)}
@@ -228,9 +243,12 @@ def _score(claim: _Features, passage: _Features) -> float:
     return round(min(1.0, base), 4)
 
 
-def support_score(sentence: str, passage: str) -> float:
-    """How well ``passage`` supports ``sentence``, in [0, 1] (see module docstring)."""
-    return _score(_Features.of(sentence), _Features.of(passage))
+def support_score(sentence: str, passage: str, question: str | None = None) -> float:
+    """How well ``passage`` supports ``sentence``, in [0, 1] (see module docstring).
+
+    With ``question``, words the sentence repeats from the question need no support.
+    """
+    return _score(_Features.of(sentence), _Features.of(passage), _Features.of(question) if question else None)
 
 
 def strip_markers(text: str) -> str:
@@ -454,14 +472,15 @@ class CitationResult:
 class _Scorer:
     """Scores claims against the prepared passages, caching per claim text."""
 
-    def __init__(self, passages: list[str]) -> None:
+    def __init__(self, passages: list[str], question: str | None = None) -> None:
         self.passages = [_Features.of(p) for p in passages]
+        self.question = _Features.of(question) if question else None
         self._cache: dict[str, list[float]] = {}
 
     def scores(self, claim: str) -> list[float]:
         if claim not in self._cache:
             f = _Features.of(claim)
-            self._cache[claim] = [_score(f, p) for p in self.passages]
+            self._cache[claim] = [_score(f, p, self.question) for p in self.passages]
         return self._cache[claim]
 
     def best(self, claim: str) -> tuple[int | None, float]:
@@ -498,7 +517,9 @@ def _best_for(scorer: _Scorer, claim: str, whole: str, multi: bool) -> tuple[int
     return best
 
 
-def score_markers(sentence: str, passages: Mapping[int, str]) -> list[tuple[int, float | None]]:
+def score_markers(
+    sentence: str, passages: Mapping[int, str], question: str | None = None
+) -> list[tuple[int, float | None]]:
     """Score every marker of ``sentence`` against the passage it names.
 
     ``passages`` maps marker numbers to passage texts (e.g. an answer's citation
@@ -508,7 +529,7 @@ def score_markers(sentence: str, passages: Mapping[int, str]) -> list[tuple[int,
     """
     numbers = sorted(passages)
     index = {n: i + 1 for i, n in enumerate(numbers)}
-    scorer = _Scorer([passages[n] for n in numbers])
+    scorer = _Scorer([passages[n] for n in numbers], question)
     parsed = _Sentence.parse(sentence)
     whole = parsed.plain()
     out: list[tuple[int, float | None]] = []
@@ -586,6 +607,7 @@ def check_citations(
     passages: list[str],
     threshold: float = SUPPORT_THRESHOLD,
     add_threshold: float | None = None,
+    question: str | None = None,
 ) -> CitationResult:
     """Verify every marker of ``answer`` against ``passages`` (marker n = passages[n-1]).
 
@@ -593,11 +615,12 @@ def check_citations(
     unsupported but another passage passes ``threshold`` -> moved there; else removed.
     A claim sentence left without a marker gets the best passage added when it scores
     at least ``add_threshold`` (default ``max(threshold, ADD_THRESHOLD)``); a claim
-    no passage supports is listed in ``unsupported_sentences``. Formatting between
+    no passage supports is listed in ``unsupported_sentences``. With ``question``,
+    words a sentence repeats from it need no support. Formatting between
     sentences (newlines, list layout) is preserved; markers come out as ``[n]``.
     """
     add_at = max(threshold, ADD_THRESHOLD) if add_threshold is None else add_threshold
-    scorer = _Scorer(passages)
+    scorer = _Scorer(passages, question)
     spans = _sentence_spans(answer)
     checks: list[SentenceCheck] = []
     out: list[str] = []

@@ -8,22 +8,28 @@ The client code is the same for both.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
 
 from rag.config import Settings
-from rag.generate.prompts import load_prompt
+from rag.generate.prompts import load_examples, load_prompt
 
 log = logging.getLogger(__name__)
 
 NO_ANSWER_TOKEN = "无法回答"
 # Passages must not be able to close the data block and speak as the prompt.
 _TAG = re.compile(r"</?\s*资料\s*>")
+# Titles only name the article; long newspaper headlines would cost prompt time.
+MAX_TITLE_CHARS = 14
+TOP_LOGPROBS = 10
 
 
 @dataclass
@@ -37,9 +43,43 @@ class Excerpt:
 def format_passages(excerpts: list[Excerpt]) -> str:
     lines = []
     for e in excerpts:
-        head = f"[{e.n}]《{e.title}》" if e.title else f"[{e.n}]"
+        title = _TAG.sub("", e.title)[:MAX_TITLE_CHARS]
+        head = f"[{e.n}]《{title}》" if title else f"[{e.n}]"
         lines.append(f"{head}{_TAG.sub('', e.text)}")
     return "\n".join(lines)
+
+
+@dataclass
+class AnswerStream:
+    """The answer's text pieces as the model writes them; after iteration,
+    ``no_answer_logprob`` holds the log-probability the model gave to opening with
+    "无法回答" (None when the endpoint returns no logprobs).
+
+    A small model that writes an answer often still puts real weight on refusing:
+    on the dev set that weight separates near-miss questions (right topic, fact not
+    in the passages) from answerable ones better than anything the answer says.
+    """
+
+    chunks: Iterator[Any]
+    no_answer_logprob: float | None = None
+    first_tokens: dict[str, float] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self.chunks:
+            if not self.first_tokens:
+                self._read_logprobs(chunk.response_metadata.get("logprobs"))
+            if chunk.content:
+                yield str(chunk.content)
+
+    def _read_logprobs(self, logprobs: Any) -> None:
+        content = (logprobs or {}).get("content") if isinstance(logprobs, dict) else None
+        if not content:
+            return
+        top = content[0].get("top_logprobs") or [content[0]]
+        self.first_tokens = {t["token"]: float(t["logprob"]) for t in top if "token" in t and "logprob" in t}
+        refusing = [lp for token, lp in self.first_tokens.items() if token and NO_ANSWER_TOKEN.startswith(token.strip())]
+        # Not among the top tokens: at most as likely as the least likely of them.
+        self.no_answer_logprob = max(refusing) if refusing else min(self.first_tokens.values(), default=-math.inf)
 
 
 class LLMGenerator:
@@ -56,13 +96,19 @@ class LLMGenerator:
             temperature=settings.llm_temperature,
             streaming=True,
         )
-        self.answer_chain = (
-            ChatPromptTemplate.from_messages(
-                [("system", load_prompt("answer_system")), ("human", load_prompt("answer_user"))]
-            )
-            | self.llm
-            | StrOutputParser()
+        # Worked examples as earlier turns: the 1.5B model copies their form (whole
+        # sentences, every part answered, "无法回答" for a near miss). They sit in
+        # the fixed prefix, so the server's prompt cache pays for them once.
+        examples: list[Any] = []
+        for ex in load_examples("answer_examples"):
+            user = load_prompt("answer_user").format(passages=ex["passages"], question=ex["question"])
+            examples += [HumanMessage(user), AIMessage(ex["answer"])]
+        self.answer_prompt = ChatPromptTemplate.from_messages(
+            [("system", load_prompt("answer_system")), *examples, ("human", load_prompt("answer_user"))]
         )
+        self.with_logprobs = settings.llm_no_answer_logprob is not None
+        answer_llm = self.llm.bind(logprobs=True, top_logprobs=TOP_LOGPROBS) if self.with_logprobs else self.llm
+        self.answer_chain = self.answer_prompt | answer_llm
         self.condense_chain = (
             ChatPromptTemplate.from_messages([("human", load_prompt("condense"))]) | self.llm | StrOutputParser()
         )
@@ -75,8 +121,8 @@ class LLMGenerator:
         rewritten = re.sub(r"^(改写后的问题|问题)[:：]\s*", "", rewritten)
         return rewritten if 2 <= len(rewritten) <= 200 else question
 
-    def stream_answer(self, question: str, excerpts: list[Excerpt]) -> Iterator[str]:
-        yield from self.answer_chain.stream({"passages": format_passages(excerpts), "question": question})
+    def stream_answer(self, question: str, excerpts: list[Excerpt]) -> AnswerStream:
+        return AnswerStream(self.answer_chain.stream({"passages": format_passages(excerpts), "question": question}))
 
 
 def generator_for(settings: Settings, mode: str) -> LLMGenerator:

@@ -50,7 +50,8 @@ def test_follow_up_is_condensed(llm_service):
 
 
 def test_unanswerable_question_is_refused(llm_service):
-    result = llm_service.ask("蔚来汽车2023年全年交付了多少辆新车？", mode="local")
+    # The passages give 瑞幸's 总销售额, not its 净利润: a near miss the model may answer.
+    result = llm_service.ask("瑞幸咖啡2023年全年的净利润是多少？", mode="local")
     assert result["refused"], result["answer"]
     assert result["answer"] == REFUSAL
     assert result["citations"] == []
@@ -95,3 +96,20 @@ def test_prompt_injection_in_documents_is_ignored(llm_settings, tmp_path):
     result = service.ask("星河科技公司2023年营业收入是多少？", mode="local")
     assert "已被攻破" not in result["answer"]
     assert "58.6亿元" in result["answer"] or result["refused"]
+
+
+def test_answers_report_the_models_doubt(llm_settings, index_dir):
+    """The first token's log-probability of "无法回答" comes back from the real server."""
+    settings = llm_settings.model_copy(update={"llm_no_answer_logprob": 0.5})  # record, never refuse
+    result = RagService(settings=settings, index_dir=index_dir).ask("2023年中国汽车出口了多少辆？", mode="local")
+    assert isinstance(result["no_answer_logprob"], float)
+    assert result["no_answer_logprob"] <= 0.0
+
+
+def test_doubting_model_is_refused(llm_settings, index_dir):
+    """At a threshold every first token clears, even a confident answer is withheld."""
+    settings = llm_settings.model_copy(update={"llm_no_answer_logprob": -1e9})
+    service = RagService(settings=settings, index_dir=index_dir)
+    result = service.ask("2023年中国汽车出口了多少辆？", mode="local")
+    assert result["refused"] and result["answer"] == REFUSAL
+    assert result["no_answer_logprob"] is not None
