@@ -226,10 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", default=str(DEFAULT_DATASET))
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--min-total", type=int, default=MIN_TOTAL, help="fewest items (heldout.jsonl: 40)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
-    problems = validate(args.path, args.corpus)
+    problems = validate(args.path, args.corpus, min_total=args.min_total)
     summary = summarize(args.path)
     print(f"{args.path}: {summary['total']['items']} items")
     print("by type:")

@@ -37,6 +37,16 @@ def test_dev_set_has_no_problems():
     assert vd.validate(DATASET, CORPUS) == []
 
 
+def test_heldout_set_is_valid_and_disjoint_from_dev(records):
+    """The held-out set checks that thresholds calibrated on dev carry over."""
+    heldout = REPO_ROOT / "eval" / "datasets" / "heldout.jsonl"
+    assert vd.validate(heldout, CORPUS, min_total=40) == []
+    rows = [json.loads(line) for line in heldout.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert sum(r["type"] == "unanswerable" for r in rows) >= 10
+    dev_questions = {r["question"] for r in records}
+    assert not dev_questions & {r["question"] for r in rows}
+
+
 def test_dev_set_counts(records):
     types = Counter(r["type"] for r in records)
     assert len(records) >= 100
