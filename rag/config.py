@@ -6,8 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -72,11 +71,6 @@ class Settings(BaseSettings):
     # 1.5B model; see rag.generate.llm.AnswerStream). Empty = off, e.g. for an
     # endpoint that returns no logprobs or a model not calibrated.
     llm_no_answer_logprob: float | None = -4.0
-
-    @field_validator("llm_no_answer_logprob", "llm_threads_batch", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
     max_question_chars: int = 500
 
     # --- serving ---
@@ -87,6 +81,12 @@ class Settings(BaseSettings):
     # set it apart when api_token is handed out (e.g. in widget pages).
     admin_token: str = ""
     cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("llm_no_answer_logprob", "llm_threads_batch", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # "RAG_LLM_NO_ANSWER_LOGPROB=" in .env means off, not a parse error.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def embedding_model_path(self) -> str:

@@ -116,10 +116,8 @@ def _figure_sentences(figure: str, passages: list[str]) -> list[tuple[str, int]]
     for passage in passages:
         for start, end in split_sentences(passage):
             sentence = _norm(passage[start:end])
-            for match in re.finditer(re.escape(figure), sentence):
-                before, after = sentence[match.start() - 1 : match.start()], sentence[match.end() : match.end() + 1]
-                if not (before.isdigit() or before == "." or after.isdigit() or (after == "." and sentence[match.end() + 1 : match.end() + 2].isdigit())):
-                    found.append((sentence, match.start()))
+            # Whole figures only: 27 is not found inside 270 or 1.27.
+            found += [(sentence, m.start()) for m in _FIGURE.finditer(sentence) if m.group() == figure]
     return found
 
 
@@ -149,27 +147,23 @@ def near_misses(question: str, answer: str, passages: list[str]) -> list[str]:
     question_n = _norm(question)
     asked_years = set(_YEAR.findall(question_n))
     asked = {family: _named(question_n, members) for family, members in QUALIFIERS.items()}
+
+    def mismatch(sentence: str, pos: int, figure: str) -> str | None:
+        years_before = _YEAR.findall(sentence[:pos])
+        if asked_years and years_before and years_before[-1] not in asked_years and not asked_years & set(_YEAR.findall(sentence)):
+            return f"{figure}: {years_before[-1]}年 (asked {'/'.join(sorted(asked_years))}年)"
+        for family, members in QUALIFIERS.items():
+            stated = _named(sentence, members) if asked[family] else set()
+            if stated and not stated & asked[family]:
+                return f"{figure}: {'/'.join(sorted(stated))} (asked {'/'.join(sorted(asked[family]))})"
+        return None
+
     reasons: list[str] = []
     for figure in dict.fromkeys(_answer_figures(answer, question)):
-        sentences = _figure_sentences(figure, passages)
-        if not sentences:
-            continue  # not copied from a passage: the citation check deals with it
-        problems = []
-        for sentence, pos in sentences:
-            problem = None
-            years_before = _YEAR.findall(sentence[:pos])
-            if asked_years and years_before and years_before[-1] not in asked_years and not asked_years & set(_YEAR.findall(sentence)):
-                problem = f"{figure}: {years_before[-1]}年 (asked {'/'.join(sorted(asked_years))}年)"
-            for family, members in QUALIFIERS.items():
-                if problem is None and asked[family]:
-                    stated = _named(sentence, members)
-                    if stated and not stated & asked[family]:
-                        problem = f"{figure}: {'/'.join(sorted(stated))} (asked {'/'.join(sorted(asked[family]))})"
-            if problem is None:
-                break
-            problems.append(problem)
-        else:
-            reasons.append(problems[0])
-            continue
-        return []  # one figure answers the question: the others are context ("约合…", "比上年…")
+        # Not copied from a passage (no sentences): the citation check deals with it.
+        problems = [mismatch(sentence, pos, figure) for sentence, pos in _figure_sentences(figure, passages)]
+        if problems and all(problems):
+            reasons.append(problems[0])  # type: ignore[arg-type]
+        elif problems:
+            return []  # one figure answers the question: the others are context ("约合…", "比上年…")
     return reasons

@@ -106,8 +106,9 @@ class LLMGenerator:
         self.answer_prompt = ChatPromptTemplate.from_messages(
             [("system", load_prompt("answer_system")), *examples, ("human", load_prompt("answer_user"))]
         )
-        self.with_logprobs = settings.llm_no_answer_logprob is not None
-        answer_llm = self.llm.bind(logprobs=True, top_logprobs=TOP_LOGPROBS) if self.with_logprobs else self.llm
+        # Logprobs only when they are used: not every endpoint returns them.
+        wants_doubt = settings.llm_no_answer_logprob is not None
+        answer_llm = self.llm.bind(logprobs=True, top_logprobs=TOP_LOGPROBS) if wants_doubt else self.llm
         self.answer_chain = self.answer_prompt | answer_llm
         self.condense_chain = (
             ChatPromptTemplate.from_messages([("human", load_prompt("condense"))]) | self.llm | StrOutputParser()
