@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     llm_context: int = 4096
     # Characters of passage text sent to the model. On a CPU the prompt is read at
     # ~55 tokens/s (1.5B, 2 cores), so this sets the time to first token.
-    llm_context_chars: int = 250
+    llm_context_chars: int = 270
     openai_base_url: str = ""
     openai_api_key: str = "not-needed"
     openai_model: str = ""
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     # this, even if it went on to answer (calibrated on the dev set for the local
     # 1.5B model; see rag.generate.llm.AnswerStream). Empty = off, e.g. for an
     # endpoint that returns no logprobs or a model not calibrated.
-    llm_no_answer_logprob: float | None = -4.0
+    llm_no_answer_logprob: float | None = -3.5
     max_question_chars: int = 500
 
     # --- serving ---

@@ -235,12 +235,42 @@ def _score(claim: _Features, passage: _Features, question: _Features | None = No
                 trigram = max(trigram, len(new_trigrams & passage.trigrams) / len(new_trigrams))
     lcs = longest_common_substring(c, passage.content) / len(c)
     base = 0.4 * bigram + 0.4 * trigram + 0.2 * lcs
+    if question is not None:
+        base = max(base, _answer_part_score(c, passage.content, question.bigrams))
     figures = {x for x in claim.numbers if not _YEAR_RE.fullmatch(x)}
     missing = figures - passage.numbers
     if missing:
         # A figure the passage doesn't contain is a claim it doesn't make.
         base *= 0.5 * (1 - len(missing) / len(figures))
     return round(min(1.0, base), 4)
+
+
+def _new_segments(claim: str, question_bigrams: frozenset[str]) -> list[str] | None:
+    """The stretches of ``claim`` that do not restate the question, or None when
+    less than half of it restates the question."""
+    restated = [False] * len(claim)
+    for i in range(len(claim) - 1):
+        if claim[i : i + 2] in question_bigrams:
+            restated[i] = restated[i + 1] = True
+    if 2 * sum(restated) < len(claim):
+        return None
+    # Content text is alphanumeric, so a space can mark the restated characters.
+    return "".join(" " if r else ch for ch, r in zip(claim, restated)).split()
+
+
+def _answer_part_score(claim: str, passage: str, question_bigrams: frozenset[str]) -> float:
+    """For a claim that mostly restates the question ("委员一届最长干5年" for
+    "委员一届最长干几年？"): how much of what it adds the passage holds.
+
+    Scoring the added stretches whole avoids the bigrams that straddle them and
+    the restated words ("干5", "5年"), which a paraphrasing passage ("任期不超过5年")
+    never has. Figures are still checked by the caller.
+    """
+    segments = _new_segments(claim, question_bigrams)
+    if not segments:
+        return 0.0
+    found = sum(longest_common_substring(seg, passage) for seg in segments)
+    return found / sum(len(seg) for seg in segments)
 
 
 def support_score(sentence: str, passage: str, question: str | None = None) -> float:

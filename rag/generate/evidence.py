@@ -22,6 +22,15 @@ _QUESTION_NOISE = re.compile(r"[？?。！!，,]")
 # A question asks for a figure or a date: a sentence without one cannot answer it.
 _ASKS_FIGURE = re.compile(r"多少|多大|多长|多久|多高|多快|多远|比例|占比|哪一?年|哪一天|何时|什么时候|(?<!哪)几[个家条年月天倍人项次名片颗辆]")
 _HAS_FIGURE = re.compile(r"\d|[一二两三四五六七八九十百千万亿半]+[个家条年月天倍人项次名成%％]")
+# The unit a figure question expects ("多少家" wants "…家", "多久" a duration): a
+# sentence with a figure in that unit is the likelier answer.
+_ASKED_MEASURE_WORD = re.compile(r"(?:多少|几)(?:[万亿千百]|十万|百万|千万)?([个家条年月天倍人项次名辆台票元只座所件份艘位款])")
+_ASKED_UNITS = [
+    (re.compile(r"多长|多远"), r"公里|千米|米"),
+    (re.compile(r"多久|多长时间"), r"秒|分钟|小时|天|周|个月|年"),
+    (re.compile(r"多高|多大比例|比例|占比|百分之几|多少成"), r"%|％|成"),
+    (re.compile(r"哪一?年"), r"年"),
+]
 # Where one question holds several ("…多少钱？比上年同期变化多大？", "…？又怎么…"),
 # each part needs its own evidence.
 _SUBQUESTION_BREAK = re.compile(r"(?<=[？?；;])|[，,](?=又|还有|以及|另外|同时|此外)")
@@ -31,6 +40,9 @@ _LEAD_IN = re.compile(r"[：:]$|(两|三|四|五|六|几|以下|如下)(?:大|�
 # Sentences a lead-in brings: "两大…" two, "三/四/五/六/几…" at most three, "以下…：" or a bare "：" one.
 _LIST_COUNTS = {"两": 2, "以下": 1, "如下": 1, None: 1}
 MAX_LIST_ITEMS = 3
+# An enumerated item ("一、…", "第一，…", "首先…") is followed by its siblings.
+_FIRST_ITEM = re.compile(r"(?:^|[：:；;，,。])\s*(?:一、|第一[，,、]|首先[，,是])")
+_NEXT_ITEM = re.compile(r"^\s*(?:[二三四五六]、|第[二三四五六][，,、]|其次|再次|最后|此外)")
 
 
 @dataclass
@@ -101,6 +113,7 @@ def rank_sentences(question: str, passages: list[ScoredChunk], idf: IdfTable, fo
     whole = _query_terms(question)
     part = _query_terms(focus) if focus and focus != question else None
     asks_figure = bool(_ASKS_FIGURE.search(focus or question))
+    wanted_figure = expected_figure(focus or question)
     ranked: list[Sentence] = []
     for p, item in enumerate(passages, start=1):
         text = item.chunk.text
@@ -113,11 +126,22 @@ def rank_sentences(question: str, passages: list[ScoredChunk], idf: IdfTable, fo
                 score = 0.6 * score_sentence(*part, sentence, idf) + 0.4 * score
             if asks_figure and not _HAS_FIGURE.search(sentence):
                 score *= 0.75
+            elif wanted_figure is not None and wanted_figure.search(sentence):
+                score *= 1.25
             # A passage ranked higher by retrieval is more likely the right one.
             score *= 1.0 - 0.03 * (p - 1)
             ranked.append(Sentence(passage=p, index=s, text=sentence, score=score))
     ranked.sort(key=lambda x: (-x.score, x.passage, x.index))
     return ranked
+
+
+def expected_figure(question: str) -> re.Pattern[str] | None:
+    """A pattern for a figure in the unit the question asks for, if it names one."""
+    units = [m.group(1) for m in _ASKED_MEASURE_WORD.finditer(question)]
+    units += [pattern for asks, pattern in _ASKED_UNITS if asks.search(question)]
+    if not units:
+        return None
+    return re.compile(r"\d[\d.,]*\s*(?:[万亿千百])?(?:%s)" % "|".join(units))
 
 
 def ranked_per_part(question: str, passages: list[ScoredChunk], idf: IdfTable) -> list[list[Sentence]]:
@@ -136,6 +160,20 @@ def _interleave(rankings: list[list[Sentence]]) -> list[Sentence]:
 def _query_terms(query: str) -> tuple[list[str], set[str]]:
     query = _QUESTION_NOISE.sub(" ", query)
     return tokenize(query), _bigrams(query)
+
+
+def _companions(sent: Sentence, sentences: list[str]) -> list[int]:
+    """Sentences that come along with a chosen one: the items a lead-in or a first
+    item announces, else the next sentence (which often finishes the thought)."""
+    count = list_length(sent.text)
+    if count:
+        return list(range(sent.index + 1, sent.index + 1 + count))
+    if _FIRST_ITEM.search(sent.text):
+        following = range(sent.index + 1, min(sent.index + 1 + 2 * MAX_LIST_ITEMS, len(sentences)))
+        items = [i for i in following if _NEXT_ITEM.search(sentences[i])]
+        if items:
+            return items[:MAX_LIST_ITEMS]
+    return [sent.index + 1]
 
 
 def context_for_llm(
@@ -158,15 +196,19 @@ def context_for_llm(
             break
         if sent.passage not in chosen and len(chosen) >= max_passages:
             continue
-        picks = chosen.setdefault(sent.passage, set())
-        for idx in (sent.index, sent.index + 1):
+        picks = chosen.get(sent.passage, set())
+        for idx in [sent.index, *_companions(sent, sentences_of[sent.passage])]:
             if idx in picks or idx >= len(sentences_of[sent.passage]):
                 continue
             length = len(sentences_of[sent.passage][idx])
-            if used + length > budget_chars and idx != sent.index:
+            # Only the best sentence may overrun the budget: every character
+            # costs prompt-reading time before the first answer token.
+            if used + length > budget_chars and (idx != sent.index or used):
                 continue
             picks.add(idx)
             used += length
+        if picks:
+            chosen[sent.passage] = picks
     excerpts: list[tuple[int, str]] = []
     for p in sorted(chosen):
         sentences = sentences_of[p]

@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 NO_ANSWER_TOKEN = "无法回答"
 # Passages must not be able to close the data block and speak as the prompt.
 _TAG = re.compile(r"</?\s*资料\s*>")
-# Titles only name the article; long newspaper headlines would cost prompt time.
-MAX_TITLE_CHARS = 14
+# Titles only name the article (8 characters keep the topic); every title token
+# costs prompt-reading time before the first answer token.
+MAX_TITLE_CHARS = 8
 TOP_LOGPROBS = 10
 
 

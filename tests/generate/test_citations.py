@@ -441,3 +441,31 @@ def test_score_markers_matches_checker_rule() -> None:
     assert scores[9] is None
     wrong = dict(score_markers("黑石二季度LP资金净流入170亿美元[1]。", {1: PASSAGES["E"]}))
     assert wrong[1] < SUPPORT_THRESHOLD
+
+
+# ------------------------------------------------- answers that restate the question
+
+
+def test_restated_question_words_need_no_support() -> None:
+    question = "今年前10个月全国消费品零售额累计是多少？"
+    passage = "2023 年 1—10 月份，中国社会消费品零售总额达 38.5 万亿元，同比增长 6.9%。"
+    claim = "今年前10个月全国消费品零售额累计是38.5万亿元。"
+    assert support_score(claim, passage, question) >= SUPPORT_THRESHOLD > support_score(claim, passage)
+
+
+def test_answer_part_of_a_restating_claim_is_checked_whole() -> None:
+    """"…最长干5年" restates "…最长干几年？": the passage must hold "5年", not "干5"."""
+    question = "科技伦理审查委员会的委员一届最长干几年？"
+    passage = "委员会人数应不少于7人，设主任委员1人。委员任期不超过5年，可以连任。"
+    assert support_score("委员一届最长干5年。", passage, question) >= SUPPORT_THRESHOLD
+    assert support_score("委员一届最长干5年。", passage) < SUPPORT_THRESHOLD
+    # The added part must still be in the passage: a changed figure or a new word is not.
+    assert support_score("委员一届最长干8年。", passage, question) < SUPPORT_THRESHOLD
+    assert support_score("委员一届最长干到退休为止。", passage, question) < SUPPORT_THRESHOLD
+
+
+def test_paraphrased_answer_with_the_passage_figure_is_kept() -> None:
+    question = "上市公司近三年累计现金分红不到年均净利润的多大比例时，大股东就不能在二级市场卖股票？"
+    passage = "证监会规定，最近三年累计现金分红金额低于最近三年年均净利润30%的，控股股东不得通过二级市场减持本公司股份。"
+    result = check_citations("上市公司近三年累计现金分红不到年均净利润的30%时，大股东就不能在二级市场卖股票[1]。", [passage], question=question)
+    assert result.unsupported_sentences == [] and parse_markers(result.text) == [1]

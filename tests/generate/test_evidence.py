@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.generate.evidence import context_for_llm, is_lead_in, rank_sentences, split_subquestions
+from rag.generate.evidence import expected_figure, context_for_llm, is_lead_in, rank_sentences, split_subquestions
 from rag.generate.extractive import extractive_answer
 
 
@@ -55,3 +55,43 @@ def test_compound_question_gets_evidence_for_each_part(service) -> None:
 
 def result_passages(service, question: str):
     return service._fresh().search_compound(question, split_subquestions(question), k=5).results
+
+
+def test_first_list_item_brings_its_siblings(service) -> None:
+    """"…有三个标志:一、…;" is followed by "二、…;" and "三、…。" further on."""
+    question = "苗圩认为成为汽车强国有哪三个标志？"
+    text = "".join(t for _, t in context_for_llm(question, result_passages(service, question), service.idf, budget_chars=280))
+    assert "知名品牌" in text and "核心技术" in text
+
+
+@pytest.mark.parametrize(
+    ("question", "matches", "other"),
+    [
+        ("还在等着去香港上市的公司有多少家？", "已超过110家", "募资246亿港元"),
+        ("崂山区已经建成多长的数字道路？", "共14公里的数字道路", "汇集数据16亿余条"),
+        ("每季度算一次利息要跑多久？", "从140分钟降至25分钟", "减少30%"),
+        ("市场占有率有多高？", "占有越南市场80%份额", "保有量达到4500万辆"),
+    ],
+)
+def testexpected_figure_follows_the_asked_unit(question: str, matches: str, other: str) -> None:
+    pattern = expected_figure(question)
+    assert pattern is not None and pattern.search(matches) and not pattern.search(other)
+
+
+def test_no_expected_unit_for_open_questions() -> None:
+    assert expected_figure("大润发方面是怎么解释的？") is None
+
+
+def test_figure_in_the_asked_unit_ranks_high(service) -> None:
+    question = "到2023年10月10日，还在等着去香港上市的公司有多少家？"
+    ranked = rank_sentences(question, result_passages(service, question), service.idf)
+    assert any("110家" in s.text for s in ranked[:3])
+
+
+@pytest.mark.parametrize("budget", [120, 200, 280])
+def test_context_stays_within_budget(service, budget: int) -> None:
+    """Only a single best sentence may overrun the budget: prompt length is latency."""
+    for question in ("黑石BXPE基金的管理费率是多少？上海泉汐向上海川孚的有限合伙人收取多少管理费？", "苗圩认为成为汽车强国有哪三个标志？"):
+        excerpts = context_for_llm(question, result_passages(service, question), service.idf, budget_chars=budget)
+        assert excerpts and all(text for _, text in excerpts)
+        assert sum(len(text) for _, text in excerpts) <= budget or len(excerpts) == 1
