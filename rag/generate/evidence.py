@@ -50,7 +50,10 @@ class Sentence:
     passage: int  # 1-based position of the passage in the retrieved list
     index: int  # position of the sentence in its passage
     text: str
-    score: float
+    score: float  # rank order
+    # How well the sentence matches the question, without the preference for a
+    # figure in the asked unit: what a "does anything answer this?" threshold reads.
+    relevance: float
 
 
 class IdfTable:
@@ -126,11 +129,10 @@ def rank_sentences(question: str, passages: list[ScoredChunk], idf: IdfTable, fo
                 score = 0.6 * score_sentence(*part, sentence, idf) + 0.4 * score
             if asks_figure and not _HAS_FIGURE.search(sentence):
                 score *= 0.75
-            elif wanted_figure is not None and wanted_figure.search(sentence):
-                score *= 1.25
             # A passage ranked higher by retrieval is more likely the right one.
             score *= 1.0 - 0.03 * (p - 1)
-            ranked.append(Sentence(passage=p, index=s, text=sentence, score=score))
+            boost = 1.25 if wanted_figure is not None and wanted_figure.search(sentence) else 1.0
+            ranked.append(Sentence(passage=p, index=s, text=sentence, score=score * boost, relevance=score))
     ranked.sort(key=lambda x: (-x.score, x.passage, x.index))
     return ranked
 

@@ -27,11 +27,11 @@ def extractive_answer(
     """
     # A question quoted from an interview ("……发挥哪些作用？") is not an answer.
     rankings = [[s for s in ranked if not s.text.endswith(("？", "?"))] for ranked in ranked_per_part(question, passages, idf)]
-    if not any(rankings) or max(r[0].score for r in rankings if r) < min_score:
+    if not any(rankings) or max(r[0].relevance for r in rankings if r) < min_score:
         return None
     chosen: dict[tuple[int, int], Sentence] = {}
     for ranked in rankings:
-        if not ranked or ranked[0].score < min_score:
+        if not ranked or ranked[0].relevance < min_score:
             continue
         best = ranked[0]
         picks = [best]
@@ -59,4 +59,4 @@ def _add_list_bodies(chosen: dict[tuple[int, int], Sentence], passages: list[Sco
         spans = split_sentences(text)
         for nxt in range(sent.index + 1, min(sent.index + 1 + count, len(spans))):
             start, end = spans[nxt]
-            chosen.setdefault((sent.passage, nxt), Sentence(sent.passage, nxt, text[start:end], sent.score))
+            chosen.setdefault((sent.passage, nxt), Sentence(sent.passage, nxt, text[start:end], sent.score, sent.relevance))
