@@ -164,24 +164,23 @@ def _query_terms(query: str) -> tuple[list[str], set[str]]:
     return tokenize(query), _bigrams(query)
 
 
-def _companions(sent: Sentence, sentences: list[str]) -> list[int]:
-    """Sentences that come along with a chosen one: the items a lead-in or a first
-    item announces, else the next sentence (which often finishes the thought)."""
-    count = list_length(sent.text)
+def list_items(sentence: str, index: int, sentences: list[str]) -> list[int]:
+    """Positions of the list items that ``sentences[index]`` announces: the items after
+    a lead-in ("主要有两点。"), or the siblings of a first item ("一、…" → "二、…")."""
+    count = list_length(sentence)
     if count:
-        return list(range(sent.index + 1, sent.index + 1 + count))
-    if _FIRST_ITEM.search(sent.text):
-        following = range(sent.index + 1, min(sent.index + 1 + 2 * MAX_LIST_ITEMS, len(sentences)))
-        items = [i for i in following if _NEXT_ITEM.search(sentences[i])]
-        if items:
-            return items[:MAX_LIST_ITEMS]
-    return [sent.index + 1]
+        return list(range(index + 1, min(index + 1 + count, len(sentences))))
+    if _FIRST_ITEM.search(sentence):
+        following = range(index + 1, min(index + 1 + 2 * MAX_LIST_ITEMS, len(sentences)))
+        return [i for i in following if _NEXT_ITEM.search(sentences[i])][:MAX_LIST_ITEMS]
+    return []
 
 
 def context_for_llm(
     question: str, passages: list[ScoredChunk], idf: IdfTable, budget_chars: int = 300, max_passages: int = 3
 ) -> list[tuple[int, str]]:
-    """(passage number, excerpt) pairs: the best sentences, each with its neighbours, within a budget.
+    """(passage number, excerpt) pairs: the best sentences, each with its list items or
+    next sentence, within a budget.
 
     The excerpt of a passage keeps its sentences in their original order so the
     model reads coherent text.
@@ -199,7 +198,10 @@ def context_for_llm(
         if sent.passage not in chosen and len(chosen) >= max_passages:
             continue
         picks = chosen.get(sent.passage, set())
-        for idx in [sent.index, *_companions(sent, sentences_of[sent.passage])]:
+        # A sentence brings its list items, or else the next sentence, which often
+        # finishes its thought.
+        companions = list_items(sent.text, sent.index, sentences_of[sent.passage]) or [sent.index + 1]
+        for idx in [sent.index, *companions]:
             if idx in picks or idx >= len(sentences_of[sent.passage]):
                 continue
             length = len(sentences_of[sent.passage][idx])

@@ -5,7 +5,7 @@ It answers in milliseconds, and it is the fallback when the LLM endpoint is down
 
 from __future__ import annotations
 
-from rag.generate.evidence import IdfTable, Sentence, list_length, ranked_per_part
+from rag.generate.evidence import IdfTable, Sentence, list_items, ranked_per_part
 from rag.ingest.chunk import split_sentences
 from rag.types import ScoredChunk
 
@@ -50,13 +50,9 @@ def extractive_answer(
 
 
 def _add_list_bodies(chosen: dict[tuple[int, int], Sentence], passages: list[ScoredChunk]) -> None:
-    """Add the items a lead-in announces (see :func:`list_length`)."""
+    """Add the items a lead-in or a first item announces (see :func:`list_items`)."""
     for sent in list(chosen.values()):
-        count = list_length(sent.text)
-        if not count:
-            continue
         text = passages[sent.passage - 1].chunk.text
-        spans = split_sentences(text)
-        for nxt in range(sent.index + 1, min(sent.index + 1 + count, len(spans))):
-            start, end = spans[nxt]
-            chosen.setdefault((sent.passage, nxt), Sentence(sent.passage, nxt, text[start:end], sent.score, sent.relevance))
+        sentences = [text[start:end] for start, end in split_sentences(text)]
+        for nxt in list_items(sent.text, sent.index, sentences):
+            chosen.setdefault((sent.passage, nxt), Sentence(sent.passage, nxt, sentences[nxt], sent.score, sent.relevance))

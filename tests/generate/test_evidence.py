@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.generate.evidence import expected_figure, context_for_llm, is_lead_in, rank_sentences, split_subquestions
+from rag.generate.evidence import context_for_llm, expected_figure, is_lead_in, list_items, rank_sentences, split_subquestions
 from rag.generate.extractive import extractive_answer
 
 
@@ -95,3 +95,11 @@ def test_context_stays_within_budget(service, budget: int) -> None:
         excerpts = context_for_llm(question, result_passages(service, question), service.idf, budget_chars=budget)
         assert excerpts and all(text for _, text in excerpts)
         assert sum(len(text) for _, text in excerpts) <= budget or len(excerpts) == 1
+
+
+def test_list_items_of_a_lead_in_and_of_a_first_item() -> None:
+    sentences = ["原因主要有两点。", "第一，股息率较高；", "第二，风格转向红利。", "此后行情分化。"]
+    assert list_items(sentences[0], 0, sentences) == [1, 2]
+    enumerated = ["有三个标志:一、知名品牌;", "二、两种资源;", "三、核心技术。", "持续创新。"]
+    assert list_items(enumerated[0], 0, enumerated) == [1, 2]
+    assert list_items("黑石BXPE基金的管理费率为1.25%。", 0, ["黑石BXPE基金的管理费率为1.25%。", "下一句。"]) == []
