@@ -23,8 +23,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.generate.evidence import context_for_llm, split_subquestions  # noqa: E402
-from rag.service import RagService  # noqa: E402
+from rag.generate.evidence import context_for_llm, split_subquestions
+from rag.service import RagService
 
 
 def _normal(text: str) -> str:

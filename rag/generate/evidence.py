@@ -143,7 +143,7 @@ def expected_figure(question: str) -> re.Pattern[str] | None:
     units += [pattern for asks, pattern in _ASKED_UNITS if asks.search(question)]
     if not units:
         return None
-    return re.compile(r"\d[\d.,]*\s*(?:[万亿千百])?(?:%s)" % "|".join(units))
+    return re.compile(rf"\d[\d.,]*\s*(?:[万亿千百])?(?:{'|'.join(units)})")
 
 
 def ranked_per_part(question: str, passages: list[ScoredChunk], idf: IdfTable) -> list[list[Sentence]]:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from rag.generate.evidence import context_for_llm, expected_figure, is_lead_in, list_items, rank_sentences, split_subquestions
+from rag.generate.evidence import (
+    context_for_llm,
+    expected_figure,
+    is_lead_in,
+    list_items,
+    rank_sentences,
+    split_subquestions,
+)
 from rag.generate.extractive import extractive_answer
 
 
