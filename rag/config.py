@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -100,6 +101,14 @@ class Settings(BaseSettings):
     def required_admin_token(self) -> str:
         """The token the admin tab asks for; empty when the tab is open to everyone."""
         return self.admin_token or self.api_token
+
+
+def token_accepted(required: str, given: str | None) -> bool:
+    """True when no token is configured (``required`` empty) or ``given`` is it."""
+    if not required:
+        return True
+    # compare_digest: a plain == leaks how many leading characters matched through timing.
+    return secrets.compare_digest((given or "").encode(), required.encode())
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,7 @@ from typing import Any
 from rag.config import Settings, get_settings
 from rag.generate.answerability import near_misses, unsupported_question_terms
 from rag.generate.citations import check_citations, renumber, support_score, split_sentences
-from rag.generate.evidence import IdfTable, context_for_llm, split_subquestions
+from rag.generate.evidence import QUESTION_WORDS, IdfTable, context_for_llm, split_subquestions
 from rag.generate.extractive import extractive_answer
 from rag.generate.llm import NO_ANSWER_TOKEN, Excerpt, generator_for
 from rag.index.store import current_version_dir, load_index
@@ -34,23 +34,20 @@ log = logging.getLogger(__name__)
 MODES = ("local", "openai", "extractive")
 REFUSAL = "知识库中没有找到与该问题相关的信息。"
 FALLBACK_NOTICE = "大模型服务不可用（{reason}），已改用抽取式回答。"
-# A follow-up leans on the previous turn when it is pronoun/ellipsis-led ("那它的…", "还有…"),
+# Follow-ups that lean on the previous turn: pronoun-led ("那它的…", "还有…"),
 _PRONOUNS = re.compile(r"^(那|那么|它|他|她|其|该|这|此|还有|另外)|[它他她其]们?的|这(个|家|只|些)|那(个|家|只|些)")
-# an elliptical "…呢？" that asks nothing of its own ("管理费呢？", "今年呢？"),
+# or an elliptical "…呢？" that asks nothing of its own ("管理费呢？", "今年呢？").
 _ELLIPSIS = re.compile(r"呢\W*$")
 _ASKS = re.compile(r"什么|多少|哪|谁|几|怎|如何|为何|是否|吗")
-# or names no topic the index knows: these tokens ask rather than name (tokenize drops 什么/多少/如何…).
-_QUESTION_TERMS = frozenset(
-    "谁 哪 哪里 哪儿 哪个 哪年 哪一年 一年 几 时候 为何 怎么样 具体 详细 介绍 一下 说 说说 讲讲 再 一点 然后 这样".split()
-)
 _SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]")
 
 
 def _leans_on_previous(question: str, idf: IdfTable | None) -> bool:
-    """True when a question cannot stand alone and should borrow the previous question's topic."""
+    """True when a question cannot stand alone and should borrow the previous question's topic:
+    it is pronoun- or ellipsis-led, or names no topic the index knows (only QUESTION_WORDS)."""
     if _PRONOUNS.search(question) or (_ELLIPSIS.search(question) and not _ASKS.search(question)):
         return True
-    terms = [t for t in tokenize(question) if t not in _QUESTION_TERMS]
+    terms = [t for t in tokenize(question) if t not in QUESTION_WORDS]
     return not any(idf.df.get(t, 0) > 0 for t in terms) if idf else not terms
 
 

@@ -13,7 +13,6 @@ import html
 import json
 import logging
 import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag.config import Settings
+from rag.config import Settings, token_accepted
 from rag.ingest.loaders import SUPPORTED_SUFFIXES
 from rag.service import MODES, QuestionError, RagService
 
@@ -335,10 +334,7 @@ ADMIN_TOKEN_ERROR = "管理口令错误或未填写，操作未执行。请在�
 
 def check_admin_token(required: str, given: str | None) -> None:
     """Raise unless no admin token is configured or ``given`` is it (checked before any admin action)."""
-    if not required:
-        return
-    # compare_digest: a plain == leaks how many leading characters matched through timing.
-    if not secrets.compare_digest((given or "").encode(), required.encode()):
+    if not token_accepted(required, given):
         log.warning("admin action refused: missing or wrong admin token")
         raise gr.Error(ADMIN_TOKEN_ERROR)
 

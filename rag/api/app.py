@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import rag
 from rag.api.schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, SearchRequest, SearchResponse
-from rag.config import Settings, get_settings
+from rag.config import Settings, get_settings, token_accepted
 from rag.service import QuestionError, RagService
 
 log = logging.getLogger(__name__)
@@ -133,12 +132,8 @@ _bearer = HTTPBearer(auto_error=False, description="Needed only when RAG_API_TOK
 def require_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    expected: str = request.app.state.settings.api_token
-    if not expected:
-        return
-    given = credentials.credentials if credentials else ""
-    # compare_digest: a plain == leaks how many leading characters matched through timing.
-    if not secrets.compare_digest(given.encode(), expected.encode()):
+    given = credentials.credentials if credentials else None
+    if not token_accepted(request.app.state.settings.api_token, given):
         raise ApiError(401, "缺少或错误的访问令牌 (missing or invalid bearer token)")
 
 

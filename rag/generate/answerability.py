@@ -17,19 +17,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rag.generate.evidence import IdfTable
+from rag.generate.evidence import QUESTION_WORDS, IdfTable
 from rag.index.tokenize import tokenize
 from rag.ingest.chunk import split_sentences
 
 MIN_TERM_IDF = 3.0
 """Below this a term is too common to tell topics apart (e.g. 公司, 市场, 2023)."""
 
-# Words that say what is asked, not about what; they may appear in an answer freely.
-QUESTION_WORDS = frozenset(
-    "哪 哪个 哪家 哪些 哪里 哪一年 哪年 一年 哪一天 一天 几 几个 几年 多大 多长 多久 多高 多快 一共 共 "
-    "大约 大概 目前 现在 已经 分别 各 时候 什么样 名字 叫 谁 要求 怎么 如何 为什么 原因 方面 "
-    "情况 主要 具体 到底 最终 全年 累计 总共 比例 占比 规模 数量".split()
-)
 _MARKERS = re.compile(r"\[\d{1,3}\]")
 
 

@@ -210,11 +210,6 @@ def _numbers(text: str) -> list[str]:
     return _NUMBER_RE.findall(s)
 
 
-MIN_NEW_BIGRAMS = 3
-"""A claim adds fewer new character bigrams to the question than this: it only
-restates the question, and is scored as written."""
-
-
 def _score(claim: _Features, passage: _Features, question: _Features | None = None) -> float:
     c = claim.content
     if not c or not passage.content:
@@ -223,16 +218,6 @@ def _score(claim: _Features, passage: _Features, question: _Features | None = No
         return 1.0 if c in passage.content else 0.0
     bigram = len(claim.bigrams & passage.bigrams) / len(claim.bigrams)
     trigram = len(claim.trigrams & passage.trigrams) / len(claim.trigrams) if claim.trigrams else bigram
-    if question is not None:
-        # "2023年前10个月全国消费品零售额累计38.5万亿元" restates the question's words
-        # around the passage's figure: the restated part is not a claim the passage
-        # must make, so recall is also measured on what the sentence adds.
-        new_bigrams = claim.bigrams - question.bigrams
-        if len(new_bigrams) >= MIN_NEW_BIGRAMS:
-            new_trigrams = claim.trigrams - question.trigrams
-            bigram = max(bigram, len(new_bigrams & passage.bigrams) / len(new_bigrams))
-            if new_trigrams:
-                trigram = max(trigram, len(new_trigrams & passage.trigrams) / len(new_trigrams))
     lcs = longest_common_substring(c, passage.content) / len(c)
     base = 0.4 * bigram + 0.4 * trigram + 0.2 * lcs
     if question is not None:
@@ -245,32 +230,27 @@ def _score(claim: _Features, passage: _Features, question: _Features | None = No
     return round(min(1.0, base), 4)
 
 
-def _new_segments(claim: str, question_bigrams: frozenset[str]) -> list[str] | None:
-    """The stretches of ``claim`` that do not restate the question, or None when
-    less than half of it restates the question."""
+def _answer_part_score(claim: str, passage: str, question_bigrams: frozenset[str]) -> float:
+    """For a claim that mostly restates the question ("委员一届最长干5年" for
+    "委员一届最长干几年？"): how much of what it adds the passage holds (0 for any
+    other claim).
+
+    The restated words are not a claim the passage must make. The added stretches
+    ("5年") are scored whole, which avoids the bigrams that straddle them and the
+    restated words ("干5"), which a paraphrasing passage ("任期不超过5年") never has.
+    Figures are still checked by the caller.
+    """
     restated = [False] * len(claim)
     for i in range(len(claim) - 1):
         if claim[i : i + 2] in question_bigrams:
             restated[i] = restated[i + 1] = True
     if 2 * sum(restated) < len(claim):
-        return None
-    # Content text is alphanumeric, so a space can mark the restated characters.
-    return "".join(" " if r else ch for ch, r in zip(claim, restated)).split()
-
-
-def _answer_part_score(claim: str, passage: str, question_bigrams: frozenset[str]) -> float:
-    """For a claim that mostly restates the question ("委员一届最长干5年" for
-    "委员一届最长干几年？"): how much of what it adds the passage holds.
-
-    Scoring the added stretches whole avoids the bigrams that straddle them and
-    the restated words ("干5", "5年"), which a paraphrasing passage ("任期不超过5年")
-    never has. Figures are still checked by the caller.
-    """
-    segments = _new_segments(claim, question_bigrams)
-    if not segments:
         return 0.0
-    found = sum(longest_common_substring(seg, passage) for seg in segments)
-    return found / sum(len(seg) for seg in segments)
+    # Content text is alphanumeric, so a space can mark the restated characters.
+    added = "".join(" " if r else ch for ch, r in zip(claim, restated)).split()
+    if not added:
+        return 0.0
+    return sum(longest_common_substring(seg, passage) for seg in added) / sum(len(seg) for seg in added)
 
 
 def support_score(sentence: str, passage: str, question: str | None = None) -> float:

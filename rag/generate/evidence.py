@@ -19,6 +19,14 @@ from rag.retrieve.fusion import round_robin
 from rag.types import ScoredChunk
 
 _QUESTION_NOISE = re.compile(r"[？?。！!，,]")
+# Words that say what is asked, not about what ("哪一年", "多大", "具体说说"): an answer
+# may use them freely, and a question made only of them names no topic.
+QUESTION_WORDS = frozenset(
+    "哪 哪个 哪家 哪些 哪里 哪儿 哪一年 哪年 一年 哪一天 一天 几 几个 几年 多大 多长 多久 多高 多快 "
+    "一共 共 大约 大概 目前 现在 已经 分别 各 时候 什么样 名字 叫 谁 要求 怎么 怎么样 如何 为什么 为何 "
+    "原因 方面 情况 主要 具体 详细 到底 最终 全年 累计 总共 比例 占比 规模 数量 "
+    "介绍 一下 说 说说 讲讲 再 一点 然后 这样".split()
+)
 # A question asks for a figure or a date: a sentence without one cannot answer it.
 _ASKS_FIGURE = re.compile(r"多少|多大|多长|多久|多高|多快|多远|比例|占比|哪一?年|哪一天|何时|什么时候|(?<!哪)几[个家条年月天倍人项次名片颗辆]")
 _HAS_FIGURE = re.compile(r"\d|[一二两三四五六七八九十百千万亿半]+[个家条年月天倍人项次名成%％]")
