@@ -4,7 +4,7 @@
                                              [--index DIR] [--budgets 200,250,270,300]
 
 On a CPU the prompt sets the time to first token, so the LLM modes send only
-``RAG_LLM_CONTEXT_CHARS`` characters of the best sentences (rag.generate.evidence).
+``RAG_LLM_CONTEXT_CHARS`` characters of the best sentences (rag.answer.evidence).
 For each answerable question this prints whether every ``must_include`` string is
 in that context (the ceiling of the LLM's key-fact accuracy), the mean characters
 sent, and the questions whose context misses the answer.
@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.generate.evidence import context_for_llm, split_subquestions
+from rag.answer.evidence import context_for_llm, split_subquestions
 from rag.service import RagService
 
 

@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.generate.llm_server import LocalLLMServer  # noqa: E402
+from rag.llm_runtime.server import LocalLLMServer  # noqa: E402
 from rag.models.llm_assemble import SPECS, assemble, read_gguf_metadata  # noqa: E402
 
 SYSTEM = (

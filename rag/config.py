@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.1
     # Refuse when the model's log-probability of opening with "无法回答" is at least
     # this, even if it went on to answer (calibrated on the dev set for the local
-    # 1.5B model; see rag.generate.llm.AnswerStream). Empty = off, e.g. for an
+    # 1.5B model; see rag.answer.llm.AnswerStream). Empty = off, e.g. for an
     # endpoint that returns no logprobs or a model not calibrated.
     llm_no_answer_logprob: float | None = -3.5
     max_question_chars: int = 500

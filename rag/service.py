@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings, get_settings
-from rag.generate.answerability import near_misses, unsupported_question_terms
-from rag.generate.citations import check_citations, renumber, support_score, split_sentences
-from rag.generate.evidence import QUESTION_WORDS, IdfTable, context_for_llm, split_subquestions
-from rag.generate.extractive import extractive_answer
-from rag.generate.llm import NO_ANSWER_TOKEN, Excerpt, generator_for
+from rag.verify.answerability import near_misses, unsupported_question_terms
+from rag.verify.citations import check_citations, renumber, support_score, split_sentences
+from rag.answer.evidence import QUESTION_WORDS, IdfTable, context_for_llm, split_subquestions
+from rag.answer.extractive import extractive_answer
+from rag.answer.llm import NO_ANSWER_TOKEN, Excerpt, generator_for
 from rag.index.store import current_version_dir, load_index
 from rag.index.tokenize import tokenize
 from rag.ingest.chunk import split_sentences as sentence_spans
@@ -227,7 +227,7 @@ class RagService:
             "citations": citations,
             "unsupported": checked.unsupported_sentences,
             # Question terms the answer asserts that no cited passage contains: a hint
-            # that the model answered a neighbouring fact (see rag.generate.answerability).
+            # that the model answered a neighbouring fact (see rag.verify.answerability).
             "unverified_terms": unsupported_question_terms(standalone, text, cited_texts, self.idf),  # type: ignore[arg-type]
             "near_misses": [],
             "related": [],

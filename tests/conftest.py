@@ -44,7 +44,7 @@ def service(settings: Settings, index_dir: Path):
 @pytest.fixture(scope="session")
 def llm_server():
     """A real xllamacpp server with the 0.5B GGUF on a free loopback port."""
-    from rag.generate.llm_server import LocalLLMServer
+    from rag.llm_runtime.server import LocalLLMServer
     from rag.models.llm_assemble import assemble
 
     model = assemble("0.5b")

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.evaluation.metrics import normalize
-from rag.generate.citations import split_sentences, support_score
+from rag.verify.citations import split_sentences, support_score
 
 logger = logging.getLogger(__name__)
 

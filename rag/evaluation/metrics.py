@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rag.generate.citations import (
+from rag.verify.citations import (
     SUPPORT_THRESHOLD,
     is_claim,
     longest_common_substring,
@@ -252,7 +252,7 @@ def citation_precision_counts(pred: Pred, threshold: float = SUPPORT_THRESHOLD) 
     """(supported markers, all markers) in one answer.
 
     A marker ``[n]`` is supported when ``citations`` has an entry with that ``n`` and
-    :func:`rag.generate.citations.score_markers` scores its text >= ``threshold``
+    :func:`rag.verify.citations.score_markers` scores its text >= ``threshold``
     for the clause/sentence carrying the marker (words it repeats from the question
     need no support, as in the service's check). Markers naming no citation count
     as unsupported.
@@ -282,7 +282,7 @@ def citation_precision(preds: Sequence[Pred], threshold: float = SUPPORT_THRESHO
 def citation_coverage_counts(pred: Pred) -> tuple[int, int]:
     """(claim sentences carrying a valid marker, claim sentences) in one answer.
 
-    Claim sentences are those :func:`rag.generate.citations.is_claim` accepts (not
+    Claim sentences are those :func:`rag.verify.citations.is_claim` accepts (not
     headings, connectives or refusals); a marker is valid when its ``n`` is in
     ``citations``.
     """

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from rag.evaluation import metrics as M
-from rag.generate.citations import SUPPORT_THRESHOLD
+from rag.verify.citations import SUPPORT_THRESHOLD
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from rag.evaluation import metrics as M
 from rag.evaluation.report import write_report
-from rag.generate.citations import SUPPORT_THRESHOLD
+from rag.verify.citations import SUPPORT_THRESHOLD
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rag.types import Chunk, ScoredChunk
+from rag.types import Chunk, Confidence, ScoredChunk
 
 
 @dataclass
@@ -27,18 +27,6 @@ class SearchFilters:
         if self.title_contains and self.title_contains not in chunk.title:
             return False
         return True
-
-
-@dataclass
-class Confidence:
-    """How sure retrieval is that the index holds something relevant to the query."""
-
-    dense: float  # best cosine similarity between query and passage
-    bm25: float  # best BM25 score
-    relevant: bool = True  # above the calibrated thresholds
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"dense": round(self.dense, 4), "bm25": round(self.bm25, 3), "relevant": self.relevant}
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from api_support import settings_for
+from tests.api.api_support import settings_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_support import assert_cited_answer, assert_error, settings_for, sse_events
+from tests.api.api_support import assert_cited_answer, assert_error, settings_for, sse_events
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app

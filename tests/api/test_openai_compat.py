@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from api_support import assert_error, settings_for, sse_events
+from tests.api.api_support import assert_error, settings_for, sse_events
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app, running_server

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from eval_samples import passage
+from tests.evaluation.eval_samples import passage
 
 @pytest.fixture
 def make_pred() -> Callable[..., dict[str, Any]]:

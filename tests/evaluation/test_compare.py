@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eval_samples import PASSAGE_BLACKSTONE, PASSAGE_MEETING
+from tests.evaluation.eval_samples import PASSAGE_BLACKSTONE, PASSAGE_MEETING
 
 from rag.evaluation import compare
 from rag.evaluation.compare import changed_questions, compare_runs

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from eval_samples import PASSAGE_BLACKSTONE, PASSAGE_HK, PASSAGE_MEETING
+from tests.evaluation.eval_samples import PASSAGE_BLACKSTONE, PASSAGE_HK, PASSAGE_MEETING
 
 from rag.evaluation import metrics as M
 

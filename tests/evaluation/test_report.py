@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from eval_samples import PASSAGE_BLACKSTONE
+from tests.evaluation.eval_samples import PASSAGE_BLACKSTONE
 
 from rag.evaluation.metrics import compute_metrics
 from rag.evaluation.report import fmt, plot_runs, write_report, write_runs_chart

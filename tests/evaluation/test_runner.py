@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from eval_samples import PASSAGE_BLACKSTONE, PASSAGE_MEETING, passage
+from tests.evaluation.eval_samples import PASSAGE_BLACKSTONE, PASSAGE_MEETING, passage
 
 from rag.evaluation import runner
 from rag.evaluation.runner import config_hash, load_cache, load_dataset, run_eval

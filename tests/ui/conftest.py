@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ui_support import CHROMEDRIVER, CHROMIUM, chrome, close, write_xss_corpus
+from tests.ui.ui_support import CHROMEDRIVER, CHROMIUM, chrome, close, write_xss_corpus
 
 from rag.config import Settings
 from rag.service import RagService

@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
-from ui_support import XSS_QUESTION, screenshot
+from tests.ui.ui_support import XSS_QUESTION, screenshot
 
 from rag.api.app import create_app, running_server
 from rag.service import RagService

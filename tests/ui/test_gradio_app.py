@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 import httpx
 import pytest
-from ui_support import XSS_QUESTION
+from tests.ui.ui_support import XSS_QUESTION
 
 from rag.api.app import create_app, running_server
 from rag.config import Settings

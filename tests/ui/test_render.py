@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui_support import XSS_IMG, XSS_SCRIPT, XSS_TITLE
+from tests.ui.ui_support import XSS_IMG, XSS_SCRIPT, XSS_TITLE
 
 from ui.gradio_app import EMPTY_SOURCES, highlight_passage, render_answer, render_result, render_sources
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.generate.answerability import near_misses, question_terms, unsupported_question_terms
+from rag.verify.answerability import near_misses, question_terms, unsupported_question_terms
 
 LUCKIN = "瑞幸咖啡2023年总净收入为248.6亿元，同比增长87.3%，门店总数达16248家。"
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rag.generate.llm_server import LocalLLMServer
+from rag.llm_runtime.server import LocalLLMServer
 from rag.service import REFUSAL, RagService
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]

@@ -20,7 +20,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
 
 from rag.config import Settings
-from rag.generate.prompts import load_examples, load_prompt
+from rag.answer.prompts import load_examples, load_prompt
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def generator_for(settings: Settings, mode: str) -> LLMGenerator:
         if not settings.openai_base_url:
             raise ValueError("mode 'openai' needs RAG_OPENAI_BASE_URL (and RAG_OPENAI_MODEL) in .env")
         return LLMGenerator(settings.openai_base_url, settings.openai_model, settings.openai_api_key, settings)
-    from rag.generate.llm_server import ensure_local_server
+    from rag.llm_runtime.server import ensure_local_server
 
     base_url = ensure_local_server(settings)
     return LLMGenerator(base_url, settings.openai_model or settings.llm_model_file, "not-needed", settings)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessageChunk
 
-from rag.generate.llm import MAX_TITLE_CHARS, AnswerStream, Excerpt, format_passages
-from rag.generate.prompts import load_examples
+from rag.answer.llm import MAX_TITLE_CHARS, AnswerStream, Excerpt, format_passages
+from rag.answer.prompts import load_examples
 
 
 def _chunk(text: str, top: list[tuple[str, float]] | None = None) -> AIMessageChunk:

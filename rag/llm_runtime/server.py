@@ -1,6 +1,6 @@
 """Serve a GGUF model over llama.cpp's OpenAI-compatible HTTP API (via xllamacpp).
 
-The server runs in its own process (``python -m rag.generate.llm_server``), so
+The server runs in its own process (``python -m rag.llm_runtime.server``), so
 a crash in llama.cpp cannot take the application down, and tests can kill it
 to simulate a dead endpoint.  It binds to a loopback address only.
 
@@ -183,7 +183,7 @@ class LocalLLMServer:
     # --- lifecycle ---
     def command(self) -> list[str]:
         cmd = [
-            sys.executable, "-m", "rag.generate.llm_server",
+            sys.executable, "-m", "rag.llm_runtime.server",
             "--model", str(self.model_path),
             "--host", self.host, "--port", str(self.port),
             "--threads", str(self.threads), "--threads-batch", str(self.threads_batch),
@@ -466,7 +466,7 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m rag.generate.llm_server",
+    ap = argparse.ArgumentParser(prog="python -m rag.llm_runtime.server",
                                  description="Serve a GGUF model over an OpenAI-compatible API")
     ap.add_argument("--model", type=Path, default=None,
                     help="GGUF file (default: settings.llm_model_path)")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rag.generate.evidence import QUESTION_WORDS, IdfTable
+from rag.answer.evidence import QUESTION_WORDS, IdfTable
 from rag.index.tokenize import tokenize
 from rag.ingest.chunk import split_sentences
 

@@ -5,7 +5,7 @@ It answers in milliseconds, and it is the fallback when the LLM endpoint is down
 
 from __future__ import annotations
 
-from rag.generate.evidence import IdfTable, Sentence, list_items, ranked_per_part
+from rag.answer.evidence import IdfTable, Sentence, list_items, ranked_per_part
 from rag.ingest.chunk import split_sentences
 from rag.types import ScoredChunk
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.generate.evidence import (
+from rag.answer.evidence import (
     context_for_llm,
     expected_figure,
     is_lead_in,
@@ -12,7 +12,7 @@ from rag.generate.evidence import (
     rank_sentences,
     split_subquestions,
 )
-from rag.generate.extractive import extractive_answer
+from rag.answer.extractive import extractive_answer
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.generate.citations import (
+from rag.verify.citations import (
     ADD_THRESHOLD,
     SUPPORT_THRESHOLD,
     check_citations,

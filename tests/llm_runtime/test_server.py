@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from rag.config import Settings, get_settings
-from rag.generate.llm_server import LocalLLMServer, ensure_local_server, probe
+from rag.llm_runtime.server import LocalLLMServer, ensure_local_server, probe
 from rag.models.llm_assemble import SPECS, assemble
 
 pytestmark = pytest.mark.llm
@@ -130,7 +130,7 @@ def test_ensure_local_server_reuses_running(server: LocalLLMServer, tmp_path: Pa
 
 
 def test_ensure_local_server_starts_one(model_path: Path, tmp_path: Path) -> None:
-    from rag.generate import llm_server
+    from rag.llm_runtime import server as llm_server
 
     port = llm_server._free_port("127.0.0.1")
     settings = Settings(_env_file=None, llm_host="127.0.0.1", llm_port=port, llm_context=1024,

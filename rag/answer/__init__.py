@@ -1,0 +1,1 @@
+"""Builds answers from retrieved passages: evidence selection, extractive answers, the LLM chain."""

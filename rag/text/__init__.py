@@ -1,0 +1,1 @@
+"""Text primitives every stage shares: one sentence splitter, one normaliser, one marker syntax."""

@@ -1,0 +1,1 @@
+"""Checks answers against their sources: support scores, citation repair, answerability."""
