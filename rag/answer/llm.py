@@ -3,6 +3,11 @@
 `local` mode points at the xllamacpp server this package starts on 127.0.0.1;
 `openai` mode at whatever base URL `.env` names (vLLM, Ollama, DeepSeek, Qwen).
 The client code is the same for both.
+
+Errors: an endpoint that cannot be reached, times out or answers with an error
+becomes ``rag.errors.LLMUnavailableError`` (the service then answers extractively);
+so does a local server that cannot start (``LLMServerError`` is one).  Everything
+else is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -11,16 +16,19 @@ import logging
 import math
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import openai
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
 
-from rag.config import Settings
 from rag.answer.prompts import load_examples, load_prompt
+from rag.config import Settings
+from rag.errors import LLMUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,34 @@ _TAG = re.compile(r"</?\s*资料\s*>")
 # costs prompt-reading time before the first answer token.
 MAX_TITLE_CHARS = 8
 TOP_LOGPROBS = 10
+
+
+@contextmanager
+def endpoint_errors() -> Iterator[None]:
+    """Turn the client's endpoint failures into ``LLMUnavailableError``.
+
+    ``openai.APIError`` is the whole family on purpose, as measured against a dead
+    port, a server that sleeps past the timeout, one that answers 500, one that drops
+    the connection mid-stream and one that sends an error event in the stream:
+    langchain-openai re-raises openai's errors as its own subclasses
+    (``OpenAIConnectionError``, ``OpenAITimeoutError``, ``OpenAIAPIError``), and openai
+    wraps httpx2's transport errors, also those while streaming, in
+    ``APIConnectionError`` / ``APITimeoutError``; only the in-stream error event
+    arrives as a bare ``APIError``.  No raw httpx error gets past the client.
+    ``reason`` is the class name, as the fallback notice has always shown it.
+    """
+    try:
+        yield
+    except openai.APIError as exc:
+        if isinstance(exc, openai.APITimeoutError):
+            what = "大模型服务响应超时"
+        elif isinstance(exc, openai.APIConnectionError):
+            what = "无法连接大模型服务"
+        elif isinstance(exc, openai.APIStatusError):
+            what = f"大模型服务返回错误（HTTP {exc.status_code}）"
+        else:
+            what = "大模型服务返回错误"
+        raise LLMUnavailableError(f"{what}（{type(exc).__name__}: {exc}）", reason=type(exc).__name__) from exc
 
 
 @dataclass
@@ -66,11 +102,13 @@ class AnswerStream:
     first_tokens: dict[str, float] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[str]:
-        for chunk in self.chunks:
-            if not self.first_tokens:
-                self._read_logprobs(chunk.response_metadata.get("logprobs"))
-            if chunk.content:
-                yield str(chunk.content)
+        """The text pieces; raises ``LLMUnavailableError`` when the endpoint fails (see ``endpoint_errors``)."""
+        with endpoint_errors():
+            for chunk in self.chunks:
+                if not self.first_tokens:
+                    self._read_logprobs(chunk.response_metadata.get("logprobs"))
+                if chunk.content:
+                    yield str(chunk.content)
 
     def _read_logprobs(self, logprobs: Any) -> None:
         content = (logprobs or {}).get("content") if isinstance(logprobs, dict) else None
@@ -118,22 +156,31 @@ class LLMGenerator:
     def condense(self, question: str, history: list[dict]) -> str:
         """Rewrite a follow-up ("那它的管理费呢？") as a standalone question."""
         turns = [f"{'用户' if m.get('role') == 'user' else '助手'}：{str(m.get('content', ''))[:200]}" for m in history[-4:]]
-        rewritten = self.condense_chain.invoke({"history": "\n".join(turns), "question": question}).strip()
+        with endpoint_errors():
+            rewritten = self.condense_chain.invoke({"history": "\n".join(turns), "question": question}).strip()
         rewritten = rewritten.splitlines()[0].strip() if rewritten else ""
         rewritten = re.sub(r"^(改写后的问题|问题)[:：]\s*", "", rewritten)
         return rewritten if 2 <= len(rewritten) <= 200 else question
 
     def stream_answer(self, question: str, excerpts: list[Excerpt]) -> AnswerStream:
+        """The answer as it is written; the request is sent when iteration starts."""
         return AnswerStream(self.answer_chain.stream({"passages": format_passages(excerpts), "question": question}))
 
 
 def generator_for(settings: Settings, mode: str) -> LLMGenerator:
-    """The generator for `local` (start/reuse the xllamacpp server) or `openai` (endpoint from .env)."""
+    """The generator for `local` (start/reuse the xllamacpp server) or `openai` (endpoint from .env).
+
+    Raises ``LLMUnavailableError`` when `openai` has no endpoint configured or the local
+    server cannot be started (``LLMServerError``).
+    """
     if mode == "openai":
         if not settings.openai_base_url:
-            raise ValueError("mode 'openai' needs RAG_OPENAI_BASE_URL (and RAG_OPENAI_MODEL) in .env")
+            raise LLMUnavailableError(
+                "未配置 RAG_OPENAI_BASE_URL（mode 'openai' needs RAG_OPENAI_BASE_URL and RAG_OPENAI_MODEL in .env）",
+                reason="未配置 RAG_OPENAI_BASE_URL",
+            )
         return LLMGenerator(settings.openai_base_url, settings.openai_model, settings.openai_api_key, settings)
-    from rag.llm_runtime.server import ensure_local_server
+    from rag.llm_runtime.registry import ensure_local_server
 
     base_url = ensure_local_server(settings)
     return LLMGenerator(base_url, settings.openai_model or settings.llm_model_file, "not-needed", settings)

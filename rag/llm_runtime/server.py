@@ -1,20 +1,14 @@
-"""Serve a GGUF model over llama.cpp's OpenAI-compatible HTTP API (via xllamacpp).
+"""Start, wait for, probe and stop one llama.cpp server (xllamacpp) in a child process.
 
-The server runs in its own process (``python -m rag.llm_runtime.server``), so
-a crash in llama.cpp cannot take the application down, and tests can kill it
-to simulate a dead endpoint.  It binds to a loopback address only.
-
-``xllamacpp.Server(params)`` loads the model and then starts llama.cpp's C++
-HTTP server in a background thread (the constructor returns once it is
-listening); there is no stop method, so the child process simply exits on
-SIGTERM/SIGINT, or when the process that started it goes away.
+The server runs in its own process (``python -m rag.llm_runtime.child``), so a crash
+in llama.cpp cannot take the application down, and tests can kill it to simulate a
+dead endpoint.  It binds to a loopback address only.  The process-wide servers the
+answer modes share live in ``rag.llm_runtime.registry``.
 
 Typical use::
 
     with LocalLLMServer(model_path, port=8081) as srv:      # start() + stop()
         client = openai.OpenAI(base_url=srv.base_url, api_key="not-needed")
-
-    base_url = ensure_local_server(get_settings())         # reuse or start
 
 Endpoints (llama.cpp server): ``/health``, ``/v1/models``,
 ``/v1/chat/completions`` (OpenAI, incl. ``stream``), ``/v1/completions``,
@@ -29,8 +23,8 @@ Notes:
 * Chat formatting uses the Qwen2.5 Jinja template stored in the GGUF; with no
   system message it inserts "You are Qwen, created by Alibaba Cloud…", so
   always send one.  Generation stops at ``<|im_end|>`` (the GGUF's EOS).
-* Prompt caching is on (see ``serve``); a request can opt out with
-  ``"cache_prompt": false`` (``extra_body`` in the openai client).
+* Prompt caching is on (see ``rag.llm_runtime.child``); a request can opt out
+  with ``"cache_prompt": false`` (``extra_body`` in the openai client).
 * On a busy 2-core machine ``threads=2`` can be several times slower than
   ``threads=1`` for generation: llama.cpp's worker threads wait on each
   other at every step, and a descheduled thread stalls the other one
@@ -39,79 +33,65 @@ Notes:
 
 from __future__ import annotations
 
-import argparse
-import atexit
 import contextlib
-import http.client
-import ipaddress
-import json
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from rag.config import Settings
+from rag.errors import LLMUnavailableError
+from rag.llm_runtime.net import free_port, is_loopback, probe, root_url
 
 log = logging.getLogger(__name__)
 
 DEFAULT_START_TIMEOUT_S = 180.0
 
 
-class LLMServerError(RuntimeError):
-    """The local LLM server could not be started or did not become ready."""
+class LLMServerError(LLMUnavailableError):
+    """The local LLM server could not be started or did not become ready.
+
+    An ``LLMUnavailableError``: the service answers extractively instead.  ``reason``
+    (shown in the notice) is this class's name, or the name of the error that kept
+    the server from starting.
+    """
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message, reason or type(self).__name__)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def wait_until_ready(
+    root: str,
+    timeout: float = DEFAULT_START_TIMEOUT_S,
+    *,
+    check: Callable[[], None] | None = None,
+    detail: Callable[[], str] | None = None,
+    poll_s: float = 0.2,
+) -> None:
+    """Block until ``/health`` at ``root`` says ok.
 
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def probe(root_url: str, timeout: float = 1.0) -> str:
-    """What answers at ``root_url``: "ok", "loading", "other" (not llama.cpp) or "down"."""
-    # urllib without proxies (a proxy must never see loopback traffic), and
-    # quiet: httpx would log every poll at INFO.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{root_url}/health", timeout=timeout) as r:
-            status, body = r.status, r.read(4096)
-    except urllib.error.HTTPError as e:
-        status, body = e.code, b""
-    except (OSError, http.client.HTTPException):
-        return "down"
-    if status == 200:
-        try:
-            return "ok" if json.loads(body).get("status") == "ok" else "other"
-        except ValueError:
-            return "other"
-    if status == 503:  # llama.cpp while loading: {"error": {"message": "Loading model"}}
-        return "loading"
-    return "other"
+    ``check`` runs before every poll and may raise (the child process died);
+    ``detail`` adds e.g. the log tail to the timeout message.  Raises
+    ``LLMServerError`` when something other than llama.cpp answers, or at timeout.
+    """
+    t0 = time.monotonic()
+    while True:
+        if check is not None:
+            check()
+        state = probe(root, timeout=2.0)
+        if state == "ok":
+            log.info("LLM server ready at %s after %.1fs", root, time.monotonic() - t0)
+            return
+        if state == "other":
+            raise LLMServerError(f"该地址上的服务不是 llama.cpp（{root} answers but is not a llama.cpp server）")
+        if time.monotonic() - t0 >= timeout:
+            message = f"本地大模型服务未能就绪（LLM server at {root} not ready after {timeout:.0f}s）"
+            raise LLMServerError(f"{message}; log tail:\n{detail()}" if detail else message)
+        time.sleep(poll_s)
 
 
 class LocalLLMServer:
@@ -137,7 +117,7 @@ class LocalLLMServer:
         die_with_parent: bool = True,
         extra_args: Sequence[str] = (),
     ) -> None:
-        if not _is_loopback(host):
+        if not is_loopback(host):
             raise ValueError(f"refusing to bind the LLM server to non-loopback host {host!r}")
         self.model_path = Path(model_path)
         self.host = host
@@ -157,7 +137,7 @@ class LocalLLMServer:
     # --- properties ---
     @property
     def root_url(self) -> str:
-        return f"http://{_url_host(self.host)}:{self.port}"
+        return root_url(self.host, self.port)
 
     @property
     def base_url(self) -> str:
@@ -183,7 +163,7 @@ class LocalLLMServer:
     # --- lifecycle ---
     def command(self) -> list[str]:
         cmd = [
-            sys.executable, "-m", "rag.llm_runtime.server",
+            sys.executable, "-m", "rag.llm_runtime.child",
             "--model", str(self.model_path),
             "--host", self.host, "--port", str(self.port),
             "--threads", str(self.threads), "--threads-batch", str(self.threads_batch),
@@ -204,9 +184,9 @@ class LocalLLMServer:
         if not self.model_path.is_file():
             raise FileNotFoundError(f"GGUF model not found: {self.model_path}")
         if self.port == 0:
-            self.port = _free_port(self.host)
+            self.port = free_port(self.host)
         elif probe(self.root_url) != "down":
-            raise LLMServerError(f"something already answers on {self.root_url}")
+            raise LLMServerError(f"端口已被占用（something already answers on {self.root_url}）")
         if self._log_path is None:
             self._log_path = Path(tempfile.gettempdir()) / f"rag-llm-server-{self.port}.log"
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,27 +213,15 @@ class LocalLLMServer:
 
     def wait_ready(self, timeout: float = DEFAULT_START_TIMEOUT_S) -> None:
         """Block until ``/health`` says ok; raise LLMServerError on exit or timeout."""
-        t0 = time.monotonic()
-        deadline = t0 + timeout
-        while True:
+
+        def still_running() -> None:
             if self._proc is not None and self._proc.poll() is not None:
                 raise LLMServerError(
-                    f"LLM server exited with code {self._proc.returncode} before it was "
-                    f"ready; log tail:\n{self.log_tail()}"
+                    f"本地大模型服务启动失败（LLM server exited with code "
+                    f"{self._proc.returncode} before it was ready）; log tail:\n{self.log_tail()}"
                 )
-            state = probe(self.root_url, timeout=2.0)
-            if state == "ok":
-                log.info("LLM server ready at %s after %.1fs", self.base_url,
-                         time.monotonic() - t0)
-                return
-            if state == "other":
-                raise LLMServerError(f"{self.root_url} answers but is not a llama.cpp server")
-            if time.monotonic() >= deadline:
-                raise LLMServerError(
-                    f"LLM server at {self.root_url} not ready after {timeout:.0f}s; "
-                    f"log tail:\n{self.log_tail()}"
-                )
-            time.sleep(0.2)
+
+        wait_until_ready(self.root_url, timeout, check=still_running, detail=self.log_tail)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the server (SIGTERM, then SIGKILL after ``timeout``)."""
@@ -294,215 +262,3 @@ class LocalLLMServer:
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "stopped"
         return f"LocalLLMServer({self.model_path.name!r}, {self.root_url}, {state})"
-
-
-# --- reuse-or-start helper -----------------------------------------------------------
-
-_managed: dict[tuple[str, int], LocalLLMServer] = {}
-_managed_lock = threading.Lock()
-
-
-def _stop_managed() -> None:
-    for srv in list(_managed.values()):
-        with contextlib.suppress(Exception):
-            srv.stop()
-    _managed.clear()
-
-
-atexit.register(_stop_managed)
-
-
-def ensure_local_server(
-    settings: Settings | None = None, timeout: float = DEFAULT_START_TIMEOUT_S
-) -> str:
-    """Base URL (``http://host:port/v1``) of a ready local LLM server.
-
-    Reuses whatever llama.cpp server already answers on
-    ``settings.llm_host:llm_port``; otherwise starts one for
-    ``settings.llm_model_path`` (assembling the GGUF first if it is one of
-    the known models and missing) and keeps it until this process exits.
-    """
-    if settings is None:
-        from rag.config import get_settings
-
-        settings = get_settings()
-    host, port = settings.llm_host, settings.llm_port
-    root = f"http://{_url_host(host)}:{port}"
-
-    with _managed_lock:
-        srv = _managed.get((host, port))
-        state = probe(root)
-        if state == "loading":
-            _wait_for(root, timeout)
-            state = "ok"
-        if state == "ok":
-            _warn_if_other_model(root, Path(settings.llm_model_path))
-            return f"{root}/v1"
-        if state == "other":
-            raise LLMServerError(f"{root} answers but is not a llama.cpp server")
-        if srv is not None:  # ours, but dead: replace it
-            log.warning("Managed LLM server on %s is gone; restarting it", root)
-            srv.stop()
-
-        model = Path(settings.llm_model_path)
-        if not model.is_file():
-            from rag.models.llm_assemble import assemble, spec_for_filename
-
-            spec = spec_for_filename(model.name)
-            if spec is None:
-                raise FileNotFoundError(f"GGUF model not found: {model}")
-            assemble(spec.variant, model.parent)  # type: ignore[arg-type]
-
-        log_path = Path(settings.data_dir) / f"llm_server-{port}.log"
-        srv = LocalLLMServer(model, host=host, port=port, threads=settings.llm_threads,
-                             ctx=settings.llm_context, threads_batch=settings.llm_threads_batch,
-                             cache_ram_mib=settings.llm_cache_ram_mib, log_path=log_path)
-        try:
-            srv.start(timeout)
-        except LLMServerError:
-            # Another process may have won the race for the port.
-            if probe(root) == "ok":
-                log.info("Another LLM server came up on %s; using it", root)
-                return f"{root}/v1"
-            raise
-        _managed[(host, port)] = srv
-        return srv.base_url
-
-
-def _warn_if_other_model(root: str, model: Path) -> None:
-    """Log a warning when the running server serves another GGUF than configured."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{root}/v1/models", timeout=2.0) as r:
-            data = json.loads(r.read())
-        ids = [str(m.get("id", "")) for m in data.get("data", [])]
-    except (OSError, ValueError, http.client.HTTPException):
-        return
-    if ids and not any(model.stem in i or model.name in i for i in ids):
-        log.warning("Reusing the LLM server on %s, which serves %s, not %s", root, ids,
-                    model.name)
-
-
-def _wait_for(root: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while probe(root, timeout=2.0) != "ok":
-        if time.monotonic() >= deadline:
-            raise LLMServerError(f"LLM server at {root} not ready after {timeout:.0f}s")
-        time.sleep(0.5)
-
-
-# --- the server process ----------------------------------------------------------------
-
-
-def serve(
-    model: Path,
-    host: str = "127.0.0.1",
-    port: int = 8081,
-    threads: int = 2,
-    ctx: int = 4096,
-    *,
-    parallel: int = 1,
-    threads_batch: int | None = None,
-    cache_ram_mib: int = 1024,
-    alias: str = "",
-    poll: int | None = None,
-    parent_pid: int | None = None,
-    verbosity: int = 3,
-) -> None:
-    """Run llama.cpp's server in this process until SIGTERM/SIGINT (or the parent dies)."""
-    if not _is_loopback(host):
-        raise SystemExit(f"refusing to bind to non-loopback host {host!r}")
-    import xllamacpp as xlc
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-
-    params = xlc.CommonParams()
-    params.model.path = str(model)
-    if alias:
-        params.model_alias = {alias}
-    params.hostnames = [host]
-    params.port = port
-    params.n_ctx = ctx  # 0 would mean the model's 32k: a far bigger KV cache
-    params.n_parallel = parallel  # slots; ctx is shared between them
-    params.cpuparams.n_threads = threads  # generation (one token at a time)
-    params.cpuparams_batch.n_threads = threads_batch or threads  # prompt evaluation
-    if poll is not None:  # 0-100: how hard idle worker threads spin (llama.cpp: 50)
-        params.cpuparams.poll = poll
-        params.cpuparams_batch.poll = poll
-    # Prompt caching: reuse the KV of the longest common prefix with the slot's
-    # previous prompt (cache_prompt), also shifting matching chunks of at least
-    # n_cache_reuse tokens after a divergence; idle slots are saved to a host
-    # RAM cache (cache_ram_mib) so another prompt can pick them up again.
-    params.cache_prompt = True
-    params.n_cache_reuse = 256
-    params.cache_idle_slots = True
-    params.cache_ram_mib = cache_ram_mib
-    params.ctx_shift = False  # fail over-long prompts instead of silently dropping context
-    params.endpoint_metrics = True
-    # Only the app talks to this server (server-side), never a browser page:
-    # don't let arbitrary web origins read its answers (llama.cpp allows "*").
-    params.cors_origins = f"http://{_url_host(host)}"
-    params.cors_origins_explicit = True
-    params.ui = False
-    params.verbosity = verbosity
-
-    t0 = time.monotonic()
-    server = xlc.Server(params)  # returns once the model is loaded and HTTP is listening
-    log.info("llama.cpp server for %s listening on %s (load %.1fs, pid %d)", model.name,
-             server.listening_address, time.monotonic() - t0, os.getpid())
-
-    while not stop.wait(1.0):
-        if parent_pid is not None and os.getppid() != parent_pid:
-            log.warning("Parent process %d is gone; shutting down", parent_pid)
-            break
-    log.info("LLM server shutting down")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # xllamacpp has no shutdown API; leave without running destructors under
-    # the still-running native HTTP threads.
-    os._exit(0)
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m rag.llm_runtime.server",
-                                 description="Serve a GGUF model over an OpenAI-compatible API")
-    ap.add_argument("--model", type=Path, default=None,
-                    help="GGUF file (default: settings.llm_model_path)")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=None, help="default: settings.llm_port")
-    ap.add_argument("--threads", type=int, default=None, help="default: settings.llm_threads")
-    ap.add_argument("--ctx", type=int, default=None, help="default: settings.llm_context")
-    ap.add_argument("--threads-batch", type=int, default=None,
-                    help="threads for prompt evaluation (default: --threads)")
-    ap.add_argument("--parallel", type=int, default=1)
-    ap.add_argument("--cache-ram-mib", type=int, default=1024)
-    ap.add_argument("--alias", default="")
-    ap.add_argument("--poll", type=int, default=None, help="thread polling level 0-100")
-    ap.add_argument("--parent-pid", type=int, default=None,
-                    help="exit when this process is no longer our parent")
-    ap.add_argument("--verbosity", type=int, default=3)
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    if args.model is None or args.port is None or args.threads is None or args.ctx is None:
-        from rag.config import get_settings
-
-        s = get_settings()
-        args.model = args.model or s.llm_model_path
-        args.port = s.llm_port if args.port is None else args.port
-        args.threads = args.threads or s.llm_threads
-        args.ctx = args.ctx or s.llm_context
-    if not args.model.is_file():
-        ap.error(f"model not found: {args.model}")
-    serve(args.model, args.host, args.port, args.threads, args.ctx, parallel=args.parallel,
-          threads_batch=args.threads_batch,
-          cache_ram_mib=args.cache_ram_mib, alias=args.alias or args.model.stem, poll=args.poll,
-          parent_pid=args.parent_pid, verbosity=args.verbosity)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

