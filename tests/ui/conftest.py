@@ -6,12 +6,15 @@ The shared `service` on the bundled corpus comes from tests/conftest.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from tests.ui.ui_support import CHROMEDRIVER, CHROMIUM, chrome, close, write_xss_corpus
 
 from rag.config import Settings
-from rag.service import RagService
+
+if TYPE_CHECKING:  # imported in the fixture: the unit tests run without the engine
+    from rag.service import RagService
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +25,7 @@ def small_service(tmp_path_factory: pytest.TempPathFactory) -> RagService:
     files without touching the shared index.
     """
     from rag.ingest.pipeline import ingest
+    from rag.service import RagService
 
     root = tmp_path_factory.mktemp("small")
     write_xss_corpus(root / "corpus")

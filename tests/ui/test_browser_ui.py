@@ -13,7 +13,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 from tests.ui.ui_support import XSS_QUESTION, screenshot
 
-from rag.api.app import create_app, running_server
+from rag.server import build_app, running_server
 from rag.service import RagService
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,7 +30,7 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ui_url(service: RagService, runtime_dir: Path) -> Iterator[str]:
     # Default mode extractive: the browser tests check the UI, not the (slow) CPU LLM.
     settings = service.settings.model_copy(update={"mode": "extractive", "data_dir": runtime_dir})
-    with running_server(create_app(service, settings=settings)) as url:
+    with running_server(build_app(settings, service=service)) as url:
         yield url
 
 
@@ -108,14 +108,14 @@ def test_refusal_feedback_and_clear(browser: WebDriver, ui_url: str, runtime_dir
 def test_admin_tab_lists_indexed_files(browser: WebDriver, ui_url: str, service: RagService) -> None:
     open_ui(browser, ui_url)
     browser.find_element(By.XPATH, "//button[@role='tab' and contains(., '管理')]").click()
-    first = service.list_files()[0]["file"]
+    first = service.documents.list_files()[0].file
     WebDriverWait(browser, 20).until(lambda d: first in d.find_element(By.ID, "rag-files").text)
     screenshot(browser, "ui-admin.png")
 
 
 def test_document_markup_renders_as_text(browser: WebDriver, small_service: RagService, tmp_path: Path) -> None:
     settings = small_service.settings.model_copy(update={"mode": "extractive", "data_dir": tmp_path})
-    with running_server(create_app(small_service, settings=settings)) as url:
+    with running_server(build_app(settings, service=small_service)) as url:
         open_ui(browser, url)
         ask(browser, XSS_QUESTION)
         browser.find_elements(By.CSS_SELECTOR, "#rag-chat a.rag-cite")[-1].click()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -13,12 +16,13 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from tests.ui.ui_support import XSS_QUESTION, screenshot, static_site, write_host_page
 
-from rag.api.app import create_app, running_server
+from rag.server import build_app, running_server
 from rag.service import RagService
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ANSWER_TIMEOUT = 90
+STATIC_DIR = Path(str(resources.files("ui") / "static"))
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +36,7 @@ def host_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
 @pytest.fixture(scope="module")
 def api_url(service: RagService, host_site: tuple[str, Path]) -> Iterator[str]:
     settings = service.settings.model_copy(update={"cors_origins": [host_site[0]], "api_token": ""})
-    with running_server(create_app(service, settings=settings, ui=False)) as url:
+    with running_server(build_app(settings, service=service, ui=False)) as url:
         yield url
 
 
@@ -138,7 +142,7 @@ def test_origin_not_in_the_allow_list_gets_an_error_message(browser: WebDriver, 
 def test_widget_shows_document_markup_as_text(browser: WebDriver, small_service: RagService, tmp_path: Path) -> None:
     with static_site(tmp_path) as host:
         settings = small_service.settings.model_copy(update={"cors_origins": [host]})
-        with running_server(create_app(small_service, settings=settings, ui=False)) as api:
+        with running_server(build_app(settings, service=small_service, ui=False)) as api:
             write_host_page(tmp_path, api, extra=' data-open="true"')
             browser.get(f"{host}/index.html")
             root = widget_root(browser)
@@ -160,7 +164,7 @@ def test_widget_shows_document_markup_as_text(browser: WebDriver, small_service:
 def test_widget_sends_its_token_as_bearer(browser: WebDriver, service: RagService, tmp_path: Path) -> None:
     with static_site(tmp_path) as host:
         settings = service.settings.model_copy(update={"cors_origins": [host], "api_token": "w1dget"})
-        with running_server(create_app(service, settings=settings, ui=False)) as api:
+        with running_server(build_app(settings, service=service, ui=False)) as api:
             write_host_page(tmp_path, api, extra=' data-open="true" data-token="w1dget"')
             browser.get(f"{host}/index.html")
             reply = ask(browser, widget_root(browser), "黑石BXPE基金的管理费是多少？")
@@ -186,7 +190,7 @@ def test_widget_streams_llm_tokens(
     llm_service = RagService(settings=llm_settings, index_dir=index_dir)
     with static_site(tmp_path) as host:
         settings = llm_settings.model_copy(update={"cors_origins": [host]})
-        with running_server(create_app(llm_service, settings=settings, ui=False)) as api:
+        with running_server(build_app(settings, service=llm_service, ui=False)) as api:
             write_host_page(tmp_path, api, extra=' data-open="true"')
             (tmp_path / "index.html").write_text(
                 (tmp_path / "index.html")
@@ -211,3 +215,42 @@ def test_widget_streams_llm_tokens(
             assert len(partial) >= 2, texts  # grew in several steps, not in one final swap
             assert reply.find_elements(By.CSS_SELECTOR, ".cite") or "没有找到" in reply.text
             browser.get("about:blank")
+
+
+def test_widget_marks_the_server_spans_counting_characters(browser: WebDriver, tmp_path: Path) -> None:
+    """The widget marks exactly ``highlight_spans``; offsets count characters even past an
+    astral one (two UTF-16 units in JS), and the marked text stays text."""
+    text = "𠀀字开头。<b>能量</b>密度为420瓦时。结尾。"
+    start = text.index("<b>")
+    final = {
+        "type": "final",
+        "result": {
+            "answer": "密度为420瓦时[1]。",
+            "refused": False,
+            "notice": None,
+            "related": [],
+            "citations": [
+                {
+                    "n": 1,
+                    "text": text,
+                    "file": "a.txt",
+                    "title": "标题",
+                    "section": "",
+                    "score": 0.9,
+                    "chunk_id": "c",
+                    "highlight": text[start:-3],
+                    "highlight_spans": [[start, len(text) - 3]],
+                }
+            ],
+        },
+    }
+    (tmp_path / "stream.sse").write_text(f"event: final\ndata: {json.dumps(final, ensure_ascii=False)}\n\n", encoding="utf-8")
+    shutil.copy(STATIC_DIR / "widget.js", tmp_path / "widget.js")
+    with static_site(tmp_path, stub_stream=True) as site:
+        write_host_page(tmp_path, site, extra=' data-open="true"')
+        browser.get(f"{site}/index.html")
+        reply = ask(browser, widget_root(browser), "能量密度？")
+        reply.find_element(By.CSS_SELECTOR, ".cite").click()
+        marks = reply.find_elements(By.CSS_SELECTOR, ".passage mark")
+        assert [m.text for m in marks] == ["<b>能量</b>密度为420瓦时。"]
+        browser.get("about:blank")

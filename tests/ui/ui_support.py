@@ -85,10 +85,30 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+class _StubStreamHandler(_QuietHandler):
+    """Also answers ``POST /api/ask/stream`` with the server-sent events in ``stream.sse``."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/api/ask/stream":
+            self.send_error(404)
+            return
+        body = (Path(self.directory) / "stream.sse").read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 @contextmanager
-def static_site(folder: Path) -> Iterator[str]:
-    """Serve ``folder`` with http.server on a free 127.0.0.1 port (a different origin)."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+def static_site(folder: Path, stub_stream: bool = False) -> Iterator[str]:
+    """Serve ``folder`` with http.server on a free 127.0.0.1 port (a different origin).
+
+    ``stub_stream``: also play ``folder/stream.sse`` as the answer stream, so the widget
+    can be tested on an exact answer without a service.
+    """
+    handler = functools.partial(_StubStreamHandler if stub_stream else _QuietHandler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -92,35 +92,24 @@
     return node;
   }
 
-  // Split a highlight (one string of possibly non-adjacent sentences, or a list) into
-  // sentences, and wrap every occurrence in the passage with <mark>.
-  function highlightInto(container, text, highlight) {
-    var items = Array.isArray(highlight) ? highlight : [highlight || ''];
-    var pieces = [];
-    items.forEach(function (item) {
-      String(item || '').split(/(?<=[。！？!?；;\n])/).forEach(function (p) {
-        p = p.trim();
-        if (p.length >= 2) pieces.push(p);
-      });
-    });
-    var spans = [];
-    pieces.forEach(function (p) {
-      var at = text.indexOf(p);
-      while (at !== -1) { spans.push([at, at + p.length]); at = text.indexOf(p, at + p.length); }
-    });
-    spans.sort(function (a, b) { return a[0] - b[0]; });
+  // Wrap the supporting sentences in <mark>. The server sends their offsets
+  // (item.highlight_spans, [start, end] pairs into item.text) so the widget never
+  // re-splits sentences. The offsets count code points (Python str indices), not the
+  // UTF-16 units of a JS string, hence the slicing of Array.from(text).
+  function highlightInto(container, text, spans) {
+    var chars = Array.from(text);
     var merged = [];
-    spans.forEach(function (s) {
+    (spans || []).slice().sort(function (a, b) { return a[0] - b[0]; }).forEach(function (s) {
       var last = merged[merged.length - 1];
       if (last && s[0] <= last[1]) last[1] = Math.max(last[1], s[1]); else merged.push([s[0], s[1]]);
     });
     var pos = 0;
     merged.forEach(function (s) {
-      container.appendChild(document.createTextNode(text.slice(pos, s[0])));
-      container.appendChild(el('mark', null, text.slice(s[0], s[1])));
+      container.appendChild(document.createTextNode(chars.slice(pos, s[0]).join('')));
+      container.appendChild(el('mark', null, chars.slice(s[0], s[1]).join('')));
       pos = s[1];
     });
-    container.appendChild(document.createTextNode(text.slice(pos)));
+    container.appendChild(document.createTextNode(chars.slice(pos).join('')));
   }
 
   // ------------------------------------------------------------------ API
@@ -248,7 +237,7 @@
     var meta = [item.title, item.section, item.file].filter(Boolean).join(' · ');
     box.appendChild(el('div', 'meta', meta));
     var body = el('div');
-    highlightInto(body, String(item.text || ''), item.highlight);
+    highlightInto(body, String(item.text || ''), item.highlight_spans);
     box.appendChild(body);
   }
 
