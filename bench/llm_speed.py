@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.llm_runtime.server import LocalLLMServer  # noqa: E402
-from rag.models.llm_assemble import SPECS, assemble, read_gguf_metadata  # noqa: E402
+from rag.models.gguf import read_gguf_metadata  # noqa: E402
+from rag.models.llm_assemble import SPECS, assemble  # noqa: E402
 
 SYSTEM = (
     "你是一个严谨的中文问答助手。只根据提供的资料回答问题，并注明依据；"

@@ -28,16 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from rag.errors import IndexCorruptError, IndexNotFoundError
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 _CHUNK_FIELDS = ("chunk_id", "file", "article_index", "title", "section", "byline", "source", "text", "start", "end", "date")
-
-
-class IndexNotFoundError(FileNotFoundError):
-    """No built index in the directory: run `rag ingest` first."""
 
 
 @dataclass
@@ -123,7 +120,9 @@ def load_index(index_dir: Path) -> IndexData:
 
     path = current_version_dir(index_dir)
     if path is None:
-        raise IndexNotFoundError(f"no index in {index_dir}: run `rag ingest` first")
+        raise IndexNotFoundError(
+            f"还没有建立索引，请先运行 `rag ingest` (no index in {index_dir}: run `rag ingest` first)"
+        )
     manifest = Manifest.from_json((path / "manifest.json").read_text(encoding="utf-8"))
     faiss_index = faiss.read_index(str(path / "dense.faiss"))
     connection = sqlite3.connect(f"file:{path / 'chunks.sqlite'}?mode=ro", uri=True)
@@ -136,7 +135,10 @@ def load_index(index_dir: Path) -> IndexData:
     chunks = [Chunk(**dict(zip(_CHUNK_FIELDS, row[:-1]))) for row in rows]
     tokens = [json.loads(row[-1]) for row in rows]
     if faiss_index.ntotal != len(chunks):
-        raise RuntimeError(f"index {path} is inconsistent: {faiss_index.ntotal} vectors, {len(chunks)} chunks")
+        raise IndexCorruptError(
+            f"索引已损坏，请重新运行 `rag ingest` (index {path} is inconsistent: "
+            f"{faiss_index.ntotal} vectors, {len(chunks)} chunks)"
+        )
     log.info("loaded index %s: %d chunks", path.name, len(chunks))
     return IndexData(path, manifest, chunks, tokens, faiss_index)
 

@@ -1,8 +1,8 @@
 """Sentence-aware chunking of Chinese articles.
 
-Chunks are built from whole sentences (ending in 。！？；… or a line end) up to a
-target size, with whole sentences of overlap; a sentence is only cut when it
-alone exceeds the maximum size, and then at a comma if possible.
+Chunks are built from whole sentences (as cut by :mod:`rag.text.sentences`, the splitter
+every other step uses too) up to a target size, with whole sentences of overlap; a
+sentence is only cut when it alone exceeds the maximum size, and then at a comma if possible.
 """
 
 from __future__ import annotations
@@ -10,25 +10,14 @@ from __future__ import annotations
 import hashlib
 import re
 
+from rag.text.sentences import sentence_spans
 from rag.types import Article, Chunk
 
-# A sentence: text up to a terminal mark (plus closing quotes/brackets) or a line end.
-_SENTENCE = re.compile(r"[^\n。！？!?；;…]*(?:[。！？!?；;…]+[”’」』）)》】]*|\n|$)")
 _SOFT_BREAK = re.compile(r"[，,、：:]")
 
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) character spans of the sentences of text, newlines excluded."""
-    spans: list[tuple[int, int]] = []
-    for match in _SENTENCE.finditer(text):
-        start, end = match.span()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans
+# Transitional re-export for callers that still import the splitter from here; new code
+# imports rag.text.sentences.sentence_spans. To be removed once those callers move.
+split_sentences = sentence_spans
 
 
 def _split_long(start: int, end: int, text: str, max_size: int) -> list[tuple[int, int]]:
@@ -54,7 +43,7 @@ def chunk_article(article: Article, size: int = 400, overlap: int = 80, max_size
         max_size = size
     text = article.text
     sentences: list[tuple[int, int]] = []
-    for start, end in split_sentences(text):
+    for start, end in sentence_spans(text):
         sentences.extend(_split_long(start, end, text, max_size) if end - start > max_size else [(start, end)])
 
     groups: list[list[tuple[int, int]]] = []

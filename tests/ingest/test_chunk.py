@@ -7,14 +7,13 @@ from functools import cache
 import pytest
 
 from rag.config import PROJECT_ROOT
-from rag.ingest.chunk import chunk_article, chunk_id, split_sentences
+from rag.ingest.chunk import chunk_article, chunk_id
 from rag.ingest.pipeline import articles_from_file
+from rag.text.sentences import CLOSERS, TERMINATORS, sentence_spans
 from rag.types import Article
 
 CORPUS = PROJECT_ROOT / "data" / "corpus"
 FILES = sorted(p.name for p in CORPUS.glob("*.txt"))
-TERMINALS = "。！？!?；;…"
-CLOSERS = "”’」』）)》】"
 SIZE, OVERLAP, MAX = 400, 80, 600
 BXPE_SENTENCE = "值得关注的是，不同于以往每年1.5%-2%的管理费，黑石BXPE将收取1.25%的管理费，且为LP提供六个月的管理费减免期。"
 
@@ -25,15 +24,15 @@ def corpus_articles(name: str) -> tuple[Article, ...]:
 
 
 def _ends_sentence(text: str, end: int) -> bool:
-    return end == len(text) or text[end] == "\n" or text[end - 1] in TERMINALS + CLOSERS
+    return end == len(text) or text[end] == "\n" or text[end - 1] in TERMINATORS | CLOSERS
 
 
 def _starts_sentence(text: str, start: int) -> bool:
-    return start == 0 or text[start - 1] == "\n" or text[start - 1] in TERMINALS + CLOSERS
+    return start == 0 or text[start - 1] == "\n" or text[start - 1] in TERMINATORS | CLOSERS
 
 
 def _sentence_around(text: str, pos: int) -> tuple[int, int]:
-    for start, end in split_sentences(text):
+    for start, end in sentence_spans(text):
         if start <= pos < end:
             return start, end
     raise AssertionError(f"position {pos} is in no sentence")
@@ -162,7 +161,7 @@ def test_max_size_below_size_is_raised_to_size():
 
 def test_newlines_end_sentences_and_are_not_in_chunk_edges():
     article = _article("小标题\n正文第一句。正文第二句！\n另一段？")
-    assert [article.text[s:e] for s, e in split_sentences(article.text)] == [
+    assert [article.text[s:e] for s, e in sentence_spans(article.text)] == [
         "小标题", "正文第一句。", "正文第二句！", "另一段？"]
     chunks = chunk_article(article)
     assert len(chunks) == 1
@@ -171,9 +170,11 @@ def test_newlines_end_sentences_and_are_not_in_chunk_edges():
 
 
 def test_closing_quote_stays_with_its_sentence():
-    text = "他说：“市场会好起来。”随后离开。"
-    spans = [text[s:e] for s, e in split_sentences(text)]
-    assert spans == ["他说：“市场会好起来。”", "随后离开。"]
+    quote = "他说：“" + "市场会好起来" * 10 + "。”"
+    article = _article(quote + "随后离开。" * 12)
+    chunks = chunk_article(article, size=70, overlap=0, max_size=80)
+    assert chunks[0].text == quote  # the chunk ends after the closing quote, not before it
+    assert chunks[1].text.startswith("随后离开。")
 
 
 def test_empty_article_has_no_chunks():

@@ -1,9 +1,9 @@
-"""The ingest pipeline on the real corpus: totals, cleanliness, incremental updates, crash safety."""
+"""The ingest pipeline on the real corpus: totals, cleanliness, incremental updates, one ingest
+at a time, crash safety. (The on-disk format itself is tested in tests/index/test_store.py.)"""
 
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import shutil
 import signal
@@ -15,13 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from filelock import FileLock
+
 from rag.config import PROJECT_ROOT
+from rag.errors import IndexBusyError, RagError
 from rag.index.store import current_version_dir, load_index
-from rag.ingest.pipeline import chunks_from_file, ingest
+from rag.ingest.pipeline import chunks_from_file, ingest, pipeline_fingerprint
 
 CORPUS = PROJECT_ROOT / "data" / "corpus"
 LONE_PAGE_NUMBER = re.compile(r"^\s*(第\s*)?[-—]?\s*\d{1,3}\s*[-—]?(\s*页)?\s*$")
-VERSION_FILES = {"manifest.json", "chunks.sqlite", "dense.faiss"}
 NEW_PARAGRAPH = (
     "补充报道：崂山区还将建设一座名为“海岸线数据中心”的绿色算力设施，"
     "规划机柜三千个，采用海水冷却技术，预计二〇二六年投入使用，为区内人工智能企业提供低成本算力。"
@@ -82,26 +84,6 @@ def test_reingest_of_unchanged_corpus_embeds_nothing(index_dir: Path, settings):
     assert report.chunks == len(load_index(index_dir).chunks)
 
 
-def test_index_holds_no_pickles_and_loading_never_unpickles(index_dir: Path, monkeypatch):
-    version = current_version_dir(index_dir)
-    assert version is not None
-    assert {p.name for p in version.iterdir()} == VERSION_FILES
-    assert [p.name for p in (index_dir / "versions").iterdir()] == [version.name]
-    for path in index_dir.rglob("*"):
-        assert path.suffix not in (".pkl", ".pickle", ".npy", ".npz", ".joblib"), path
-    assert (version / "chunks.sqlite").read_bytes()[:16] == b"SQLite format 3\x00"
-    assert (version / "dense.faiss").read_bytes()[:4] == b"IxFI"  # FAISS's own flat-IP format
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("load_index must not unpickle anything")
-
-    monkeypatch.setattr(pickle, "load", refuse)
-    monkeypatch.setattr(pickle, "loads", refuse)
-    monkeypatch.setattr(np, "load", refuse)
-    loaded = load_index(index_dir)
-    assert len(loaded.chunks) == loaded.faiss_index.ntotal > 0
-
-
 # ------------------------------------------------------------------ incremental update
 def test_incremental_update_embeds_only_the_changed_file(index, index_dir: Path, settings, tmp_path: Path):
     from rag.embed.sentence_transformer import embedder_from_settings
@@ -141,6 +123,34 @@ def test_incremental_update_embeds_only_the_changed_file(index, index_dir: Path,
             assert abs(float(np.linalg.norm(new_vectors[row])) - 1.0) < 1e-3
     # the original index is untouched
     assert load_index(index_dir).version == index.version
+
+
+# ------------------------------------------------------------------ one ingest at a time
+def test_second_ingest_on_a_busy_index_fails_at_once(tmp_path: Path, settings):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / _file("003"), corpus)
+    work_index = tmp_path / "index"
+    work_index.mkdir()
+    with FileLock(work_index / ".ingest.lock", timeout=0):  # as another process's ingest would
+        started = time.monotonic()
+        with pytest.raises(IndexBusyError) as excinfo:
+            ingest([corpus], work_index, settings=settings, progress=False)
+        assert time.monotonic() - started < 5  # refused, not queued
+    assert isinstance(excinfo.value, RagError)
+    assert str(excinfo.value).startswith("另一个导入正在进行")
+    assert current_version_dir(work_index) is None  # nothing was written
+
+
+def test_fingerprint_covers_the_sentence_splitter(monkeypatch, tmp_path: Path):
+    """Chunk boundaries come from rag.text.sentences: changing it must re-chunk every file."""
+    from rag.text import sentences
+
+    before = pipeline_fingerprint()
+    changed = tmp_path / "sentences.py"
+    changed.write_bytes(Path(sentences.__file__).read_bytes() + b"\n# changed\n")
+    monkeypatch.setattr(sentences, "__file__", str(changed))
+    assert pipeline_fingerprint() != before
 
 
 # ------------------------------------------------------------------ crash safety
