@@ -14,6 +14,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from rag.config import get_settings
+from rag.evaluation.cli import app as eval_app
 
 app = typer.Typer(help="Offline question answering over Chinese news and finance articles.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -200,63 +201,7 @@ def chat(
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": result["answer"]}]
 
 
-@app.command("eval")
-def evaluate(
-    args: Annotated[list[str], typer.Argument(help="DATASET.jsonl, or: compare RUN_A RUN_B")],
-    mode: Annotated[Optional[str], typer.Option("--mode", help="local, openai or extractive.")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", help="Passages per question.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder for reports and the answer cache.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N questions.")] = None,
-    retrieval: Annotated[bool, typer.Option("--retrieval", help="Retrieval benchmark only (BM25, dense, hybrid).")] = False,
-    chart: Annotated[Optional[Path], typer.Option("--chart", help="compare: also write a metrics-per-run PNG here.")] = None,
-    index: IndexOption = None,
-) -> None:
-    """Run a benchmark set through the full pipeline and write metrics and reports; or compare two runs."""
-    from rich.markdown import Markdown
-
-    if args[0] == "compare":
-        if len(args) != 3:
-            _fail("usage: rag eval compare RUN_A RUN_B", 2)
-        from rag.evaluation.compare import compare_runs
-        from rag.evaluation.report import write_runs_chart
-
-        out.print(Markdown(compare_runs(args[1], args[2])))
-        if chart:
-            write_runs_chart([Path(args[1]), Path(args[2])], chart)
-            console.print(f"chart written to {chart}")
-        return
-    dataset = Path(args[0])
-    if not dataset.is_file():
-        _fail(f"no such dataset: {dataset}", 2)
-    svc = _service(index)
-    settings = get_settings()
-    if retrieval:
-        from rag.evaluation.pipeline import retrieval_benchmark
-
-        table = retrieval_benchmark(svc, dataset, limit)
-        grid = Table(title=f"retrieval benchmark: {dataset.name}")
-        columns = ["recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "p50_ms", "p95_ms"]
-        grid.add_column("method")
-        for column in columns:
-            grid.add_column(column, justify="right")
-        for method, row in table.items():
-            grid.add_row(method, *(f"{row[c]:.3f}" if "ms" not in c else f"{row[c]:.1f}" for c in columns))
-        out.print(grid)
-        if out_dir:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "retrieval.json").write_text(json.dumps(table, indent=2), encoding="utf-8")
-        return
-    from rag.evaluation.pipeline import run_answer_eval
-
-    mode = mode or settings.mode
-    k = k or settings.top_k
-    out_dir = out_dir or settings.data_dir / "eval" / f"{dataset.stem}-{mode}-k{k}"
-    metrics = run_answer_eval(svc, dataset, mode, k, out_dir, limit)
-    report = out_dir / "report.md"
-    if report.exists():
-        out.print(Markdown(report.read_text(encoding="utf-8").split("## Per question")[0]))
-    console.print(f"reports in {out_dir} (metrics.json, report.md, report.html, charts/)")
-    del metrics
+app.add_typer(eval_app, name="eval")
 
 
 @app.command()

@@ -9,15 +9,14 @@ The result is Markdown, which ``rich.markdown.Markdown`` renders in a terminal.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rag.evaluation import metrics as M
-from rag.evaluation.report import flat_metrics, fmt, is_rate, run_label, write_runs_chart
+from rag.evaluation.metrics import LOWER_IS_BETTER
+from rag.evaluation.tables import flat_metrics, fmt, is_rate, run_label
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, A
 
 
 def _lower_is_better(name: str) -> bool:
-    return name in M.LOWER_IS_BETTER or name.startswith(LOWER_IS_BETTER_PREFIXES)
+    return name in LOWER_IS_BETTER or name.startswith(LOWER_IS_BETTER_PREFIXES)
 
 
 def _delta(name: str, a: float | None, b: float | None) -> str:
@@ -126,19 +125,3 @@ def compare_runs(run_a_dir: str | Path, run_b_dir: str | Path) -> str:
     if only_a or only_b:
         lines += ["", f"Only in A: {len(only_a)} questions; only in B: {len(only_b)} questions."]
     return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m rag.evaluation.compare RUN_A RUN_B [--chart PNG]``."""
-    parser = argparse.ArgumentParser(description="Compare two evaluation run folders.")
-    parser.add_argument("run_a", type=Path)
-    parser.add_argument("run_b", type=Path)
-    parser.add_argument("--chart", type=Path, help="also write a metrics-per-run PNG here")
-    args = parser.parse_args(argv)
-    print(compare_runs(args.run_a, args.run_b))  # CLI output
-    if args.chart:
-        write_runs_chart([args.run_a, args.run_b], args.chart)
-
-
-if __name__ == "__main__":
-    main()

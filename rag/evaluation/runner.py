@@ -24,35 +24,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rag.evaluation import metrics as M
+from rag.evaluation.dataset import is_answerable, load_dataset
+from rag.evaluation.judge import Judge, JudgeSettings
+from rag.evaluation.metrics import compute_metrics
 from rag.evaluation.report import write_report
-from rag.verify.citations import SUPPORT_THRESHOLD
+from rag.verify.support import SUPPORT_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
 Predict = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def load_dataset(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL dataset; every row needs ``id`` and ``question``, ids unique."""
-    items: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    with Path(path).open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: invalid JSON: {e}") from e
-            if not isinstance(row, dict) or "id" not in row or "question" not in row:
-                raise ValueError(f"{path}:{lineno}: a row needs 'id' and 'question'")
-            row["id"] = str(row["id"])
-            if row["id"] in seen:
-                raise ValueError(f"{path}:{lineno}: duplicate id {row['id']!r}")
-            seen.add(row["id"])
-            items.append(row)
-    return items
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -101,14 +81,25 @@ def _predict_one(predict: Predict, item: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def _judge(record: dict[str, Any], item: Mapping[str, Any], client: Any) -> None:
+def _judge(record: dict[str, Any], item: Mapping[str, Any], judge: Judge) -> None:
     pred = record.get("prediction") or {}
     answer = pred.get("answer")
-    if not isinstance(answer, str) or not M.is_answerable(item) or not item.get("answer"):
+    if not isinstance(answer, str) or not is_answerable(item) or not item.get("answer"):
         return
-    score = M.judge_correctness(item["question"], str(item["answer"]), answer, client)
+    score = judge.score(item["question"], str(item["answer"]), answer)
     if score is not None:
         pred["judge_score"] = score
+
+
+def _resolve_judge(judge: Judge | bool | None) -> Judge | None:
+    if isinstance(judge, Judge):
+        return judge
+    if judge is False:
+        return None
+    configured = Judge.from_settings(JudgeSettings())
+    if judge and configured is None:
+        raise ValueError("judge requested but RAG_JUDGE_BASE_URL / RAG_JUDGE_MODEL are not set")
+    return configured
 
 
 def record_to_prediction(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -132,7 +123,7 @@ def run_eval(
     out_dir: Path,
     limit: int | None = None,
     *,
-    judge: bool | None = None,
+    judge: Judge | bool | None = None,
     threshold: float = SUPPORT_THRESHOLD,
     retry_errors: bool = True,
     progress: bool = True,
@@ -142,8 +133,9 @@ def run_eval(
     ``predict`` receives the dataset row and returns the pipeline's answer object
     (``rag ask --json`` plus ``retrieved``). ``config`` describes the run (mode, k,
     model, index manifest...) and picks the cache file. ``limit`` keeps the first N
-    questions. ``judge``: None uses the LLM judge when ``RAG_JUDGE_*`` is set,
-    False never, True requires it. Writes into ``out_dir``: ``cache/``,
+    questions. ``judge``: a :class:`~rag.evaluation.judge.Judge` scores the
+    answers; None uses the one ``RAG_JUDGE_*`` configures, if any; False never
+    judges; True requires the configured one. Writes into ``out_dir``: ``cache/``,
     ``predictions.jsonl``, ``metrics.json``, ``report.md``, ``report.html``,
     ``per_question.jsonl``, ``config.json`` and ``charts/*.png``.
     """
@@ -157,11 +149,7 @@ def run_eval(
     cache_path = cache_dir / f"{chash}.jsonl"
     cache = load_cache(cache_path)
 
-    judge_client = None
-    if judge is not False:
-        judge_client = M.make_judge_client()
-        if judge and judge_client is None:
-            raise ValueError("judge requested but RAG_JUDGE_BASE_URL / RAG_JUDGE_MODEL are not set")
+    scorer = _resolve_judge(judge)
 
     def done(qid: str) -> bool:
         rec = cache.get(qid)
@@ -176,8 +164,8 @@ def run_eval(
     try:
         for item in todo:
             rec = _predict_one(predict, item)
-            if judge_client is not None and "prediction" in rec:
-                _judge(rec, item, judge_client)
+            if scorer is not None and "prediction" in rec:
+                _judge(rec, item, scorer)
             _append(cache_path, rec)
             cache[item["id"]] = rec
             bar.update(1)
@@ -185,17 +173,17 @@ def run_eval(
         bar.close()
 
     # Judge cached predictions made before the judge was configured.
-    if judge_client is not None:
+    if scorer is not None:
         for item in items:
             rec = cache.get(item["id"])
             if rec and "prediction" in rec and "judge_score" not in rec["prediction"]:
-                _judge(rec, item, judge_client)
+                _judge(rec, item, scorer)
                 if "judge_score" in rec["prediction"]:
                     _append(cache_path, rec)
 
     records = [cache.get(i["id"]) for i in items]
     preds = [record_to_prediction(r) for r in records]
-    result = M.compute_metrics(items, preds, threshold)
+    result = compute_metrics(items, preds, threshold)
     result["run"] = {
         "dataset": str(dataset_path),
         "config": config,

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.evaluation.eval_samples import passage
+from tests.evaluation.eval_samples import PASSAGE_BLACKSTONE, PASSAGE_MEETING, passage
+
+from rag.evaluation.metrics import compute_metrics
+from rag.evaluation.report import write_report
+
 
 @pytest.fixture
 def make_pred() -> Callable[..., dict[str, Any]]:
@@ -39,3 +44,36 @@ def make_pred() -> Callable[..., dict[str, Any]]:
         return pred
 
     return build
+
+
+RUN_ITEMS = [
+    {"id": "k1", "type": "factoid", "question": "黑石净流入多少？", "must_include": ["170亿美元"],
+     "evidence": [{"quote": "资金净流入额为 170 亿美元"}]},
+    {"id": "k2", "type": "factoid", "question": "会议在哪里举行？", "must_include": ["北京"]},
+    {"id": "u1", "type": "unanswerable", "question": "火星？"},
+]
+
+
+def _write_run(tmp_path: Path, name: str, preds: list[dict[str, Any]], mode: str) -> Path:
+    metrics = compute_metrics(RUN_ITEMS, preds)
+    metrics["run"] = {"config": {"mode": mode}}
+    write_report(tmp_path / name, RUN_ITEMS, preds, metrics)
+    return tmp_path / name
+
+
+@pytest.fixture
+def runs(tmp_path: Path, make_pred: Any) -> tuple[Path, Path]:
+    """Two run folders of three questions: A (local, slower) fails two that B (extractive) passes."""
+    slow = {"retrieve_ms": 10, "generate_ms": 2000, "total_ms": 2010, "ttft_ms": 300}
+    fast = {"retrieve_ms": 10, "generate_ms": 1000, "total_ms": 1010, "ttft_ms": 200}
+    a = _write_run(tmp_path, "a", [
+        make_pred("黑石净流入170亿美元[1]。", {1: PASSAGE_BLACKSTONE}, [PASSAGE_MEETING], timings=slow),
+        make_pred("会议在上海举行。", timings=slow),
+        make_pred("火星上有三座城市。", timings=slow),
+    ], "local")
+    b = _write_run(tmp_path, "b", [
+        make_pred("黑石净流入170亿美元[1]。", {1: PASSAGE_BLACKSTONE}, [PASSAGE_BLACKSTONE], timings=fast),
+        make_pred("会议在北京举行。", timings=fast),
+        make_pred("资料中没有相关信息。", refused=True, timings=fast),
+    ], "extractive")
+    return a, b

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from rag.evaluation.metrics import compute_metrics
+from rag.evaluation.report import write_report
 
 # Three passages as the retriever would return them (PDF-style spacing included).
 PASSAGE_BLACKSTONE = (
@@ -21,3 +25,24 @@ PASSAGE_HK = (
 
 def passage(text: str, file: str = "doc.txt") -> dict[str, Any]:
     return {"text": text, "file": file, "title": "", "section": "", "score": 0.5, "chunk_id": file}
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def write_run(tmp_path: Path, make_pred: Any, name: str = "run", mode: str = "local") -> Path:
+    """A two-question run folder (one answer with markup in it, one refusal)."""
+    items = [
+        {"id": "x1", "type": "factoid", "question": "<script>alert(1)</script>问题", "answer": "170亿美元",
+         "must_include": ["170亿美元"], "evidence": [{"quote": "资金净流入额为 170 亿美元"}]},
+        {"id": "x2", "type": "unanswerable", "question": "火星？", "answer": ""},
+    ]
+    preds = [
+        make_pred("黑石净流入170亿美元[1]。<img src=x onerror=alert(1)>", {1: PASSAGE_BLACKSTONE}, [PASSAGE_BLACKSTONE]),
+        make_pred("资料中没有相关信息。", refused=True),
+    ]
+    metrics = compute_metrics(items, preds)
+    metrics["run"] = {"dataset": "d.jsonl", "config": {"mode": mode, "k": 5}, "config_hash": "abc"}
+    out = tmp_path / name
+    write_report(out, items, preds, metrics)
+    return out

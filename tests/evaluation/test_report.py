@@ -7,33 +7,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.evaluation.eval_samples import PASSAGE_BLACKSTONE
+from tests.evaluation.eval_samples import PNG_MAGIC, write_run
 
 from rag.evaluation.metrics import compute_metrics
-from rag.evaluation.report import fmt, plot_runs, write_report, write_runs_chart
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _run(tmp_path: Path, make_pred: Any, name: str = "run", mode: str = "local") -> Path:
-    items = [
-        {"id": "x1", "type": "factoid", "question": "<script>alert(1)</script>问题", "answer": "170亿美元",
-         "must_include": ["170亿美元"], "evidence": [{"quote": "资金净流入额为 170 亿美元"}]},
-        {"id": "x2", "type": "unanswerable", "question": "火星？", "answer": ""},
-    ]
-    preds = [
-        make_pred("黑石净流入170亿美元[1]。<img src=x onerror=alert(1)>", {1: PASSAGE_BLACKSTONE}, [PASSAGE_BLACKSTONE]),
-        make_pred("资料中没有相关信息。", refused=True),
-    ]
-    metrics = compute_metrics(items, preds)
-    metrics["run"] = {"dataset": "d.jsonl", "config": {"mode": mode, "k": 5}, "config_hash": "abc"}
-    out = tmp_path / name
-    write_report(out, items, preds, metrics)
-    return out
+from rag.evaluation.report import write_report
 
 
 def test_report_files_written(tmp_path: Path, make_pred: Any) -> None:
-    out = _run(tmp_path, make_pred)
+    out = write_run(tmp_path, make_pred)
     m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert m["overall"]["key_fact_accuracy"] == 1.0
     rows = [json.loads(x) for x in (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -44,33 +25,38 @@ def test_report_files_written(tmp_path: Path, make_pred: Any) -> None:
 
 
 def test_markdown_tables(tmp_path: Path, make_pred: Any) -> None:
-    md = (_run(tmp_path, make_pred) / "report.md").read_text(encoding="utf-8")
+    md = (write_run(tmp_path, make_pred) / "report.md").read_text(encoding="utf-8")
     assert "| key_fact_accuracy | 100.0% |" in md
     assert "| factoid | 1 |" in md and "| unanswerable | 1 |" in md
     assert "![metrics](charts/metrics.png)" in md
     assert "| x1 | factoid |" in md and "PASS" in md
+    assert "- config: `{\"k\": 5, \"mode\": \"local\"}`" in md
+    assert "| x2 | unanswerable | 火星？ |  | 资料中没有相关信息。 |  | – | – | yes | PASS |" in md
 
 
 def test_html_escaped_and_self_contained(tmp_path: Path, make_pred: Any) -> None:
-    page = (_run(tmp_path, make_pred) / "report.html").read_text(encoding="utf-8")
+    page = (write_run(tmp_path, make_pred) / "report.html").read_text(encoding="utf-8")
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;问题" in page
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "<style>" in page
+    assert "<td class=\"ans\">黑石净流入170亿美元[1]。&lt;img" in page
+    assert ">PASS</td>" in page and "<tr class=\"pass\">" in page
     srcs = re.findall(r"""(?:src|href)=["']([^"']+)""", page)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
 
 
-def test_runs_chart(tmp_path: Path, make_pred: Any) -> None:
-    a = _run(tmp_path, make_pred, "a", "local")
-    b = _run(tmp_path, make_pred, "b", "extractive")
-    c = _run(tmp_path, make_pred, "c", "local")  # same label as a: disambiguated
-    out = write_runs_chart([a, b, c], tmp_path / "runs.png")
-    assert out is not None and out.read_bytes().startswith(PNG_MAGIC)
-    assert plot_runs({}, tmp_path / "none.png") is None
+def test_pipes_and_newlines_do_not_break_markdown_rows(tmp_path: Path, make_pred: Any) -> None:
+    items = [{"id": "p", "type": "factoid", "question": "a|b\nc", "must_include": ["x"]}]
+    preds = [make_pred("第一行\n第二行 | 竖线")]
+    write_report(tmp_path, items, preds, compute_metrics(items, preds))
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| p | factoid | a\\|b c |  | 第一行 第二行 \\| 竖线 |" in md
 
 
-def test_fmt() -> None:
-    assert fmt(None) == "–"
-    assert fmt(0.1234) == "12.3%"
-    assert fmt(1234.5, pct=False) == "1,234.5"
-    assert fmt(True) == "yes"
+def test_error_rows_show_the_error(tmp_path: Path) -> None:
+    items = [{"id": "e", "type": "factoid", "question": "q", "must_include": ["x"]}]
+    preds = [{"error": "RuntimeError: <down>"}]
+    write_report(tmp_path, items, preds, compute_metrics(items, preds))
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert '<span class="small">RuntimeError: &lt;down&gt;</span>' in page and ">FAIL</td>" in page
+    assert "| e | factoid | q |  | RuntimeError: <down> |" in (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from tests.evaluation.eval_samples import PASSAGE_BLACKSTONE, PASSAGE_MEETING, passage
 
-from rag.evaluation import runner
-from rag.evaluation.runner import config_hash, load_cache, load_dataset, run_eval
+from rag.evaluation.judge import Judge
+from rag.evaluation.runner import config_hash, load_cache, record_to_prediction, run_eval
 
 ROWS = [
     {
@@ -150,43 +150,46 @@ def test_limit_and_config_hash(dataset: Path, tmp_path: Path) -> None:
     assert config_hash({"mode": "a"}) != config_hash({"mode": "b"})
 
 
-def test_load_dataset_validation(tmp_path: Path) -> None:
-    p = tmp_path / "d.jsonl"
-    p.write_text('{"id": 1, "question": "a"}\n{"id": "1", "question": "b"}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="duplicate"):
-        load_dataset(p)
-    p.write_text('{"question": "a"}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="'id'"):
-        load_dataset(p)
-    p.write_text('{"id": 7, "question": "a"}\n', encoding="utf-8")
-    assert load_dataset(p)[0]["id"] == "7"
-
-
 def test_torn_cache_line_is_skipped(tmp_path: Path) -> None:
     p = tmp_path / "c.jsonl"
     p.write_text('{"id": "a", "prediction": {}}\n{"id": "b", "predic', encoding="utf-8")
     assert list(load_cache(p)) == ["a"]
 
 
-def test_judge_scores_answers_and_is_cached(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_judge_scores_answers_and_is_cached(dataset: Path, tmp_path: Path) -> None:
     calls: list[str] = []
 
     def create(**kwargs: Any) -> Any:
         calls.append(kwargs["model"])
         return SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content='{"score": 1}'))])
 
-    client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
-    monkeypatch.setattr(runner.M, "make_judge_client", lambda *a, **k: client)
-    monkeypatch.setenv("RAG_JUDGE_MODEL", "judge-model")
+    judge = Judge(SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create))), "judge-model")
     out = tmp_path / "run"
-    m = run_eval(dataset, fake_predict, {"mode": "test"}, out, progress=False)
+    m = run_eval(dataset, fake_predict, {"mode": "test"}, out, judge=judge, progress=False)
     assert m["overall"]["judge_correctness"] == 1.0
     assert calls == ["judge-model", "judge-model"]  # the two answerable questions
-    run_eval(dataset, fake_predict, {"mode": "test"}, out, progress=False)
+    run_eval(dataset, fake_predict, {"mode": "test"}, out, judge=judge, progress=False)
     assert len(calls) == 2  # cached with the prediction
 
 
 def test_judge_required_but_unconfigured(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner.M, "make_judge_client", lambda *a, **k: None)
+    monkeypatch.delenv("RAG_JUDGE_BASE_URL", raising=False)
+    monkeypatch.delenv("RAG_JUDGE_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
     with pytest.raises(ValueError, match="judge"):
         run_eval(dataset, fake_predict, {"mode": "test"}, tmp_path / "r", judge=True, progress=False)
+
+
+def test_unconfigured_judge_is_skipped(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RAG_JUDGE_BASE_URL", raising=False)
+    monkeypatch.delenv("RAG_JUDGE_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    m = run_eval(dataset, fake_predict, {"mode": "test"}, tmp_path / "r", progress=False)
+    assert m["overall"]["judge_correctness"] is None  # not configured: skipped, not zero
+
+
+def test_record_to_prediction_fills_total_from_wall_clock() -> None:
+    assert record_to_prediction(None) is None
+    assert record_to_prediction({"id": "a", "error": "boom"}) == {"error": "boom"}
+    pred = record_to_prediction({"id": "a", "prediction": {"answer": "x", "timings": {}}, "wall_ms": 12.5})
+    assert pred == {"answer": "x", "timings": {"total_ms": 12.5}}
