@@ -1,11 +1,14 @@
-"""The retriever interface and the objects it returns."""
+"""The retriever interface, the filters it takes and the objects it returns."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from rag.types import Chunk, Confidence, ScoredChunk
+
+# Which candidate lists a search ranks by: both fused, or one alone (for diagnosis).
+Method = Literal["hybrid", "dense", "bm25"]
 
 
 @dataclass
@@ -40,7 +43,27 @@ class RetrievalResult:
         return {"query": self.query, "results": [r.to_public() for r in self.results]}
 
 
+@runtime_checkable
 class Retriever(Protocol):
-    """Any retriever: returns ranked passages with metadata and a confidence signal."""
+    """Any retriever: returns ranked passages with metadata and a confidence signal.
 
-    def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> RetrievalResult: ...
+    Contract (tests/retrieve/test_contract.py): at most k results, best first by
+    ``score``; every result matches the filters; an empty index or a filter matching
+    nothing gives no results and a not-relevant confidence.
+    """
+
+    def search(
+        self, query: str, k: int | None = None, filters: SearchFilters | None = None, method: Method = "hybrid"
+    ) -> RetrievalResult: ...
+
+    def warm_up(self) -> None:
+        """Load models and caches now, so the first search is as fast as the rest."""
+        ...
+
+
+class Reranker(Protocol):
+    """Re-orders a ranked list by a finer (slower) relevance model."""
+
+    def warm_up(self) -> None: ...
+
+    def rerank(self, query: str, ranked: list[ScoredChunk]) -> list[ScoredChunk]: ...

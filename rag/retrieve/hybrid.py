@@ -1,77 +1,65 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 (jieba tokens), fused, merged, optionally reranked."""
+"""Hybrid retrieval as a composition: dense and BM25 candidates, fused, reranked, merged, judged.
+
+Each step lives in its own module (:mod:`~rag.retrieve.dense`, :mod:`~rag.retrieve.bm25`,
+:mod:`~rag.retrieve.fusion`, :mod:`~rag.retrieve.merge`, :mod:`~rag.retrieve.confidence`);
+this one only decides which steps a search runs and in what order.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from typing import Literal
-
-import bm25s
+from collections.abc import Sequence
 import numpy as np
 
-from rag.config import Settings, get_settings
+from rag.config import Settings
 from rag.embed.base import Embedder
 from rag.index.store import IndexData
-from rag.index.tokenize import tokenize
-from rag.retrieve.base import Confidence, RetrievalResult, SearchFilters
+from rag.retrieve.base import Method, Reranker, RetrievalResult, SearchFilters
+from rag.retrieve.bm25 import Bm25Search, IdfTable
+from rag.retrieve.confidence import judge_confidence
+from rag.retrieve.dense import DenseSearch
 from rag.retrieve.fusion import reciprocal_rank_fusion, round_robin, weighted_fusion
+from rag.retrieve.merge import merge_overlapping
 from rag.types import Chunk, ScoredChunk
 
 log = logging.getLogger(__name__)
 
-Method = Literal["hybrid", "dense", "bm25"]
+WARM_UP_QUERY = "预热"
 
 
-@dataclass
-class _Candidates:
-    dense: dict[int, float] = field(default_factory=dict)  # row -> cosine
-    bm25: dict[int, float] = field(default_factory=dict)  # row -> BM25 score
+def allowed_rows(chunks: Sequence[Chunk], filters: SearchFilters | None) -> np.ndarray | None:
+    """The rows a filtered search may return (None: no filter, every row)."""
+    if filters is None or filters.is_empty():
+        return None
+    return np.array([i for i, c in enumerate(chunks) if filters.matches(c)], dtype=np.int64)
 
 
 class HybridRetriever:
-    """Searches one loaded index version. Build once per process and reuse for every query."""
+    """Searches one loaded index version. Build once per index version and reuse for every query.
 
-    def __init__(self, index: IndexData, embedder: Embedder, settings: Settings | None = None, reranker=None):
+    The constructor builds the in-memory BM25 matrix from the tokens it is given and
+    loads nothing; :meth:`warm_up` loads the models and initialises jieba.
+    """
+
+    def __init__(self, index: IndexData, embedder: Embedder, settings: Settings, reranker: Reranker | None = None):
         self.index = index
         self.embedder = embedder
-        self.settings = settings or get_settings()
+        self.settings = settings
         self.reranker = reranker
-        self.bm25 = bm25s.BM25()
-        self._has_bm25 = bool(index.chunks)
-        if self._has_bm25:
-            self.bm25.index(index.tokens, show_progress=False)
+        self.dense = DenseSearch(index, embedder)
+        self.bm25 = Bm25Search(index.tokens)
 
-    # -- candidate generation -------------------------------------------------
-    def _allowed_rows(self, filters: SearchFilters | None) -> np.ndarray | None:
-        if filters is None or filters.is_empty():
-            return None
-        return np.array([i for i, c in enumerate(self.index.chunks) if filters.matches(c)], dtype=np.int64)
+    @property
+    def idf(self) -> IdfTable:
+        """Document frequencies of this index version's BM25 tokens."""
+        return self.bm25.idf
 
-    def _dense(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        total = self.index.faiss_index.ntotal
-        if total == 0:
-            return {}
-        vector = self.embedder.embed_query(query).reshape(1, -1)
-        if allowed is not None:
-            if not len(allowed):
-                return {}
-            scores = self.index.vectors()[allowed] @ vector[0]
-            order = np.argsort(-scores)[:n]
-            return {int(allowed[i]): float(scores[i]) for i in order}
-        scores, rows = self.index.faiss_index.search(vector, min(n, total))
-        return {int(r): float(s) for r, s in zip(rows[0], scores[0]) if r >= 0}
-
-    def _bm25(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        tokens = [t for t in tokenize(query) if t in self.bm25.vocab_dict] if self._has_bm25 else []
-        if not tokens or not self._has_bm25:
-            return {}
-        scores = self.bm25.get_scores(tokens)
-        if allowed is not None:
-            mask = np.full(len(scores), -np.inf)
-            mask[allowed] = scores[allowed]
-            scores = mask
-        order = np.argsort(-scores)[:n]
-        return {int(i): float(scores[i]) for i in order if scores[i] > 0}
+    def warm_up(self) -> None:
+        """Load the models and initialise jieba now, not on the first user's question."""
+        self.embedder.warm_up()
+        if self.reranker is not None:
+            self.reranker.warm_up()
+        self.search(WARM_UP_QUERY, k=1)
 
     # -- public API ------------------------------------------------------------
     def search(
@@ -81,106 +69,85 @@ class HybridRetriever:
         filters: SearchFilters | None = None,
         method: Method = "hybrid",
         merge: bool = True,
+        query_tokens: Sequence[str] | None = None,
     ) -> RetrievalResult:
+        """The k best passages for ``query``.
+
+        ``query_tokens`` are the query's BM25 tokens when the caller has already
+        tokenised it (they must come from :func:`rag.index.tokenize.tokenize`);
+        otherwise the query is tokenised here.
+        """
         k = k or self.settings.top_k
         n = max(self.settings.retrieval_candidates, k * 3)
-        allowed = self._allowed_rows(filters)
-        cand = _Candidates()
+        allowed = allowed_rows(self.index.chunks, filters)
+        dense: dict[int, float] = {}
+        bm25: dict[int, float] = {}
         if method in ("hybrid", "dense"):
-            cand.dense = self._dense(query, n, allowed)
+            dense = self.dense.search(query, n, allowed)
         if method in ("hybrid", "bm25"):
-            cand.bm25 = self._bm25(query, n, allowed)
+            tokens = self.bm25.query_tokens(query) if query_tokens is None else query_tokens
+            bm25 = self.bm25.search(tokens, n, allowed)
 
-        if method == "dense":
-            fused = dict(cand.dense)
-        elif method == "bm25":
-            fused = dict(cand.bm25)
-        elif self.settings.fusion == "weighted":
-            fused = weighted_fusion(cand.dense, cand.bm25, self.settings.dense_weight)
-        else:
-            fused = reciprocal_rank_fusion([cand.dense, cand.bm25], self.settings.rrf_k)
-
+        fused = self._fuse(method, dense, bm25)
         ranked = [
-            ScoredChunk(
-                chunk=self.index.chunks[row],
-                score=score,
-                dense_score=cand.dense.get(row),
-                bm25_score=cand.bm25.get(row),
-            )
+            ScoredChunk(chunk=self.index.chunks[row], score=score, dense_score=dense.get(row), bm25_score=bm25.get(row))
             for row, score in sorted(fused.items(), key=lambda item: -item[1])
         ]
         if self.reranker is not None and ranked:
             ranked = self.reranker.rerank(query, ranked[: max(k * 4, 20)])
         if merge:
-            ranked = merge_overlapping(ranked, max_chars=self.settings.chunk_max_size + self.settings.chunk_size)
-        confidence = Confidence(
-            dense=max(cand.dense.values(), default=0.0),
-            bm25=max(cand.bm25.values(), default=0.0),
-        )
-        confidence.relevant = confidence.dense >= self.settings.min_dense_score or (
-            confidence.bm25 >= self.settings.min_bm25_score
-        )
+            ranked = merge_overlapping(ranked, max_chars=self._max_merged_chars)
+        confidence = judge_confidence(dense, bm25, self.settings.min_dense_score, self.settings.min_bm25_score)
         return RetrievalResult(query=query, results=ranked[:k], confidence=confidence)
 
     def search_compound(
-        self, query: str, parts: list[str], k: int | None = None, filters: SearchFilters | None = None
+        self,
+        query: str,
+        parts: list[str],
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        query_tokens: Sequence[Sequence[str]] | None = None,
+        whole_tokens: Sequence[str] | None = None,
     ) -> RetrievalResult:
         """A question that asks several things: each part gets passages of its own.
 
         The whole question's ranking is interleaved with each part's, so a two-part
         question whose answers sit in two articles finds both within k. The
         confidence is the whole question's.
+
+        ``query_tokens[i]`` are the BM25 tokens of ``parts[i]``, ``whole_tokens``
+        those of ``query``; either may be omitted (tokenised here). A single part
+        equal to the query stands for the whole question.
         """
+        if query_tokens is not None and len(query_tokens) != len(parts):
+            raise ValueError(f"query_tokens has {len(query_tokens)} token lists for {len(parts)} parts")
         k = k or self.settings.top_k
         if len(parts) < 2:
-            return self.search(query, k=k, filters=filters)
-        whole = self.search(query, k=k, filters=filters, merge=False)
-        rankings = [whole.results] + [self.search(p, k=k, filters=filters, merge=False).results for p in parts]
+            if whole_tokens is None and query_tokens and parts == [query]:
+                whole_tokens = query_tokens[0]
+            return self.search(query, k=k, filters=filters, query_tokens=whole_tokens)
+        whole = self.search(query, k=k, filters=filters, merge=False, query_tokens=whole_tokens)
+        per_part = query_tokens or [None] * len(parts)
+        rankings = [whole.results] + [
+            self.search(part, k=k, filters=filters, merge=False, query_tokens=tokens).results
+            for part, tokens in zip(parts, per_part)
+        ]
         interleaved = round_robin(rankings, key=lambda item: item.chunk.chunk_id)
-        merged = merge_overlapping(interleaved, max_chars=self.settings.chunk_max_size + self.settings.chunk_size)
+        merged = merge_overlapping(interleaved, max_chars=self._max_merged_chars)
         return RetrievalResult(query=query, results=merged[:k], confidence=whole.confidence)
 
+    # -- steps -----------------------------------------------------------------
+    @property
+    def _max_merged_chars(self) -> int:
+        # Room for one long chunk plus one ordinary one: a merged passage must stay short
+        # enough to read and to send to the model.
+        return self.settings.chunk_max_size + self.settings.chunk_size
 
-def _overlaps(a: Chunk, b: Chunk) -> bool:
-    return a.file == b.file and a.article_index == b.article_index and a.start < b.end and b.start < a.end
-
-
-def _merge_two(a: Chunk, b: Chunk) -> Chunk:
-    """Union of two overlapping passages of one article, using their offsets.
-
-    The better-ranked passage ``a`` keeps its id and metadata.
-    """
-    first, second = (a, b) if a.start <= b.start else (b, a)
-    text = first.text if second.end <= first.end else first.text + second.text[first.end - second.start :]
-    return replace(a, text=text, start=first.start, end=max(first.end, second.end))
-
-
-def merge_overlapping(ranked: list[ScoredChunk], max_chars: int = 1000) -> list[ScoredChunk]:
-    """Fold passages that overlap in the same article into the best-ranked one.
-
-    The result never holds two overlapping passages. An overlapping passage is merged
-    into the better-ranked one (its id goes to ``extra["merged_ids"]``) when the union
-    stays within max_chars and touches no other kept passage; otherwise it is dropped
-    (``extra["dropped_ids"]``): the better-ranked passage already shows the shared text,
-    and a cited passage should stay short enough to read and to send to the model.
-    """
-    merged: list[ScoredChunk] = []
-    for item in ranked:
-        overlapping = [kept for kept in merged if _overlaps(kept.chunk, item.chunk)]
-        if not overlapping:
-            merged.append(item)
-            continue
-        best = overlapping[0]
-        union = _merge_two(best.chunk, item.chunk)
-        fits = len(union.text) <= max_chars
-        clashes = any(_overlaps(other.chunk, union) for other in merged if other is not best)
-        if fits and not clashes:
-            best.chunk = union
-            if item.dense_score is not None:
-                best.dense_score = max(best.dense_score or 0.0, item.dense_score)
-            if item.bm25_score is not None:
-                best.bm25_score = max(best.bm25_score or 0.0, item.bm25_score)
-            best.extra.setdefault("merged_ids", []).append(item.chunk.chunk_id)
-        else:
-            best.extra.setdefault("dropped_ids", []).append(item.chunk.chunk_id)
-    return merged
+    def _fuse(self, method: Method, dense: dict[int, float], bm25: dict[int, float]) -> dict[int, float]:
+        if method == "dense":
+            return dict(dense)
+        if method == "bm25":
+            return dict(bm25)
+        if self.settings.fusion == "weighted":
+            return weighted_fusion(dense, bm25, self.settings.dense_weight)
+        return reciprocal_rank_fusion([dense, bm25], self.settings.rrf_k)

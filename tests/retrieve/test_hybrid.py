@@ -1,121 +1,25 @@
-"""Hybrid retrieval: fusion on hand-made lists, then dense/BM25/hybrid search on the real index."""
+"""Hybrid retrieval on the real index (the bundled corpus, the real e5 model)."""
 
 from __future__ import annotations
 
-import importlib.util
 from itertools import combinations
 
 import pytest
 
+from rag.index.tokenize import tokenize
 from rag.retrieve.base import RetrievalResult, SearchFilters
-from rag.retrieve.fusion import reciprocal_rank_fusion, weighted_fusion
-from rag.retrieve.hybrid import HybridRetriever, merge_overlapping
-from rag.types import Chunk, ScoredChunk
+from rag.retrieve.hybrid import HybridRetriever
+from rag.types import ScoredChunk
+from tests.retrieve.small_index import empty_index
 
 IN_CORPUS = "黑石BXPE基金管理费"
 OFF_TOPIC = "今天天气怎么样适合去哪里野餐"
 GARBAGE = "zzqqxx"
 
 
-# ------------------------------------------------------------------ fusion on hand-made lists
-DENSE = {1: 0.91, 2: 0.88, 3: 0.86, 5: 0.80}
-BM25 = {2: 14.0, 4: 12.5, 1: 3.0, 6: 2.0}
-
-
-def _best(fused: dict[int, float]) -> int:
-    return max(fused, key=fused.get)
-
-
-def test_rrf_prefers_a_document_strong_in_both_lists():
-    fused = reciprocal_rank_fusion([DENSE, BM25], k=60)
-    assert set(fused) == set(DENSE) | set(BM25)
-    assert _best(fused) == 2  # 2nd in dense, 1st in BM25 beats 1st in dense, 3rd in BM25
-    assert fused[2] == pytest.approx(1 / 62 + 1 / 61)
-    assert fused[1] == pytest.approx(1 / 61 + 1 / 63)
-    assert fused[4] == pytest.approx(1 / 62)
-    # a document in both lists beats any document found by one list only
-    assert min(fused[1], fused[2]) > max(fused[r] for r in (3, 4, 5, 6))
-
-
-def test_weighted_prefers_a_document_strong_in_both_lists():
-    fused = weighted_fusion(DENSE, BM25, dense_weight=0.5)
-    assert set(fused) == set(DENSE) | set(BM25)
-    assert _best(fused) == 2
-    assert all(0.0 <= v <= 1.0 for v in fused.values())
-    # 2 is max-normalised to 1 in BM25 and high in dense
-    assert fused[2] == pytest.approx(0.5 * (0.88 - 0.80) / (0.91 - 0.80) + 0.5 * 1.0)
-
-
-def test_weighted_extremes_follow_one_list():
-    only_dense = weighted_fusion(DENSE, BM25, dense_weight=1.0)
-    assert sorted(DENSE, key=lambda r: -DENSE[r]) == sorted(DENSE, key=lambda r: -only_dense[r])
-    assert all(only_dense[r] == 0.0 for r in set(BM25) - set(DENSE))
-    only_bm25 = weighted_fusion(DENSE, BM25, dense_weight=0.0)
-    assert _best(only_bm25) == 2
-    assert all(only_bm25[r] == 0.0 for r in set(DENSE) - set(BM25))
-
-
-@pytest.mark.parametrize("scale,shift", [(100.0, 0.0), (0.01, 5.0), (3.0, -2.0)])
-def test_fusion_is_scale_invariant(scale: float, shift: float):
-    bm25_rescaled = {row: score * scale + shift for row, score in BM25.items()}
-    dense_rescaled = {row: score * scale + shift for row, score in DENSE.items()}
-    assert reciprocal_rank_fusion([DENSE, bm25_rescaled]) == reciprocal_rank_fusion([DENSE, BM25])
-    base = weighted_fusion(DENSE, BM25, 0.4)
-    for fused in (weighted_fusion(DENSE, bm25_rescaled, 0.4), weighted_fusion(dense_rescaled, BM25, 0.4)):
-        assert fused.keys() == base.keys()
-        for row in base:
-            assert fused[row] == pytest.approx(base[row])
-
-
-def test_fusion_of_empty_lists():
-    assert reciprocal_rank_fusion([{}, {}]) == {}
-    assert weighted_fusion({}, {}) == {}
-    assert weighted_fusion(DENSE, {}, 0.5) == pytest.approx(
-        {r: 0.5 * (s - 0.80) / (0.91 - 0.80) for r, s in DENSE.items()})
-
-
-# ------------------------------------------------------------------ merge_overlapping unit test
-def _chunk(cid: str, start: int, end: int, text_source: str, article: int = 0, file: str = "f.txt") -> Chunk:
-    return Chunk(chunk_id=cid, file=file, article_index=article, title="t", section="s", byline="", source="",
-                 text=text_source[start:end], start=start, end=end)
-
-
-def test_merge_overlapping_unions_passages_of_one_article():
-    article = "".join(f"第{i}句。" for i in range(100))
-    a, b = _chunk("a", 10, 60, article), _chunk("b", 40, 90, article)
-    c = _chunk("c", 40, 90, article, article=1)  # other article: never merged
-    ranked = [ScoredChunk(a, 0.9, dense_score=0.8), ScoredChunk(c, 0.7), ScoredChunk(b, 0.5, bm25_score=7.0)]
-    merged = merge_overlapping(ranked, max_chars=1000)
-    assert [m.chunk.chunk_id for m in merged] == ["a", "c"]
-    assert merged[0].chunk.text == article[10:90]
-    assert (merged[0].chunk.start, merged[0].chunk.end) == (10, 90)
-    assert merged[0].extra["merged_ids"] == ["b"]
-    assert (merged[0].dense_score, merged[0].bm25_score, merged[0].score) == (0.8, 7.0, 0.9)
-    # a merge that would exceed max_chars is not done: the weaker passage is dropped, never duplicated
-    kept = merge_overlapping([ScoredChunk(_chunk("a", 10, 60, article), 1.0),
-                              ScoredChunk(_chunk("b", 40, 90, article), 0.5)], max_chars=70)
-    assert [k.chunk.chunk_id for k in kept] == ["a"]
-    assert kept[0].chunk.text == article[10:60]
-    assert kept[0].extra["dropped_ids"] == ["b"]
-
-
-def test_merge_never_grows_into_another_kept_passage():
-    article = "".join(f"第{i}句。" for i in range(100))
-    a, c, b = _chunk("a", 0, 40, article), _chunk("c", 60, 100, article), _chunk("b", 30, 70, article)
-    # b overlaps both a and c: merging it into a would make a overlap c, so b is dropped
-    kept = merge_overlapping([ScoredChunk(a, 0.9), ScoredChunk(c, 0.8), ScoredChunk(b, 0.7)], max_chars=1000)
-    assert [k.chunk.chunk_id for k in kept] == ["a", "c"]
-    assert kept[0].extra["dropped_ids"] == ["b"]
-    assert (kept[0].chunk.start, kept[0].chunk.end, kept[1].chunk.start) == (0, 40, 60)
-
-
-# ------------------------------------------------------------------ the real index
 @pytest.fixture(scope="module")
-def retriever(index_dir, settings) -> HybridRetriever:
-    from rag.embed.sentence_transformer import embedder_from_settings
-    from rag.index.store import load_index
-
-    return HybridRetriever(load_index(index_dir), embedder_from_settings(settings), settings)
+def retriever(real_retriever) -> HybridRetriever:
+    return real_retriever
 
 
 @pytest.fixture(scope="module")
@@ -281,40 +185,28 @@ def test_to_public_shape(retriever):
 
 
 def test_empty_index_returns_nothing(settings, retriever, tmp_path):
-    import faiss
-
-    from rag.index.store import IndexData, Manifest
-
-    empty = IndexData(tmp_path, Manifest(embedder="x", dimension=retriever.embedder.dimension, chunking={}), [], [],
-                      faiss.IndexFlatIP(retriever.embedder.dimension))
+    empty = empty_index(tmp_path, retriever.embedder.dimension)
     result = HybridRetriever(empty, retriever.embedder, settings).search(IN_CORPUS)
     assert result.results == [] and result.confidence.relevant is False
 
 
-# ------------------------------------------------------------------ LangChain adapter
-def test_langchain_retriever(retriever):
-    if importlib.util.find_spec("rag.retrieve.langchain") is None:
-        pytest.skip("rag/retrieve/langchain.py is not written yet")
-    from langchain_core.documents import Document
+@pytest.mark.parametrize("query", [IN_CORPUS, OFF_TOPIC, GARBAGE, "北京金融街集聚了多少家金融机构"])
+@pytest.mark.parametrize("method", ["dense", "bm25", "hybrid"])
+def test_precomputed_query_tokens_rank_exactly_like_the_query(retriever, query, method):
+    own = retriever.search(query, k=8, method=method)
+    given = retriever.search(query, k=8, method=method, query_tokens=tokenize(query))
+    assert [(r.chunk.chunk_id, r.chunk.text, r.score, r.dense_score, r.bm25_score) for r in given.results] == [
+        (r.chunk.chunk_id, r.chunk.text, r.score, r.dense_score, r.bm25_score) for r in own.results]
+    assert given.confidence == own.confidence
 
-    from rag.retrieve.langchain import HybridLangChainRetriever
 
-    lc = HybridLangChainRetriever(retriever=retriever, k=3)
-    docs = lc.invoke(IN_CORPUS)
-    assert len(docs) == 3 and all(isinstance(d, Document) for d in docs)
-    top = docs[0]
-    assert "1.25%" in top.page_content
-    assert top.metadata["file"].startswith("000")
-    assert top.id == top.metadata["chunk_id"]
-    for key in ("file", "title", "section", "chunk_id", "article_index", "start", "end", "score", "dense_score",
-                "bm25_score"):
-        assert key in top.metadata
-    assert "text" not in top.metadata
-    direct = retriever.search(IN_CORPUS, k=3)
-    assert [d.metadata["chunk_id"] for d in docs] == [r.chunk.chunk_id for r in direct.results]
-    assert [d.metadata["score"] for d in docs] == pytest.approx([r.score for r in direct.results])
-
-    name = _file(retriever, "003")
-    filtered = HybridLangChainRetriever(retriever=retriever, k=2, filters=SearchFilters(files=[name])).invoke(IN_CORPUS)
-    assert filtered and len(filtered) <= 2
-    assert all(d.metadata["file"] == name for d in filtered)
+def test_compound_question_finds_both_articles(retriever):
+    question = "BXPE基金的管理费是多少？崂山区城市云脑汇集了多少条数据？"
+    parts = ["BXPE基金的管理费是多少", "崂山区城市云脑汇集了多少条数据"]
+    result = retriever.search_compound(question, parts, k=5)
+    files = {r.chunk.file for r in result.results}
+    assert {_file(retriever, "000"), _file(retriever, "003")} <= files
+    given = retriever.search_compound(question, parts, k=5, query_tokens=[tokenize(p) for p in parts],
+                                      whole_tokens=tokenize(question))
+    assert [r.chunk.chunk_id for r in given.results] == [r.chunk.chunk_id for r in result.results]
+    _assert_no_overlap(result.results)

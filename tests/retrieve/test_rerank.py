@@ -128,3 +128,11 @@ def test_hybrid_retriever_uses_the_reranker(reranker, index_dir, settings):
     merged = reranked.search(QUERY, k=5)
     assert [r.score for r in merged.results] == sorted((r.score for r in merged.results), reverse=True)
     assert all("fusion_score" in r.extra for r in merged.results)
+
+
+def test_construction_loads_nothing_and_scoring_warms_up_lazily(tmp_path, tiny_cross_encoder, reranker):
+    CrossEncoderReranker(str(tmp_path / "no-model"))  # cheap: nothing is read until warm_up
+    lazy = CrossEncoderReranker(str(tiny_cross_encoder), batch_size=4)
+    assert lazy.score(QUERY, PASSAGES[:2]) == pytest.approx(reranker.score(QUERY, PASSAGES[:2]))
+    lazy.warm_up()  # idempotent
+    assert lazy.score(QUERY, PASSAGES[:2]) == pytest.approx(reranker.score(QUERY, PASSAGES[:2]))
