@@ -15,20 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-import unicodedata
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.answer.evidence import context_for_llm, split_subquestions
-from rag.service import RagService
-
-
-def _normal(text: str) -> str:
-    return re.sub(r"\s", "", unicodedata.normalize("NFKC", text)).lower()
+from rag.answer.evidence import context_for_llm, select_evidence  # noqa: E402
+from rag.config import get_settings  # noqa: E402
+from rag.query import analyse  # noqa: E402
+from rag.service import RagService  # noqa: E402
+from rag.text.normalize import compact  # noqa: E402
 
 
 def main() -> None:
@@ -38,20 +35,22 @@ def main() -> None:
     ap.add_argument("--budgets", default="200,250,270,300")
     args = ap.parse_args()
 
-    service = RagService(index_dir=args.index)
+    snap = RagService(get_settings(), args.index).warm_up().snapshot()
     rows = [json.loads(line) for line in args.dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r.get("type") != "unanswerable" and r.get("must_include")]
-    retrieved = [
-        service._fresh().search_compound(r["question"], split_subquestions(r["question"]), k=5).results for r in rows
-    ]
+    evidence = []
+    for row in rows:
+        query = analyse(row["question"], snap.idf)
+        passages = snap.retriever.search_compound(query.text, query.part_texts, k=5).results
+        evidence.append(select_evidence(query, passages, snap.idf))
     print(f"{args.dataset} ({len(rows)} answerable questions)")
     for budget in (int(b) for b in args.budgets.split(",")):
         hits, chars, misses = 0, 0, []
-        for row, passages in zip(rows, retrieved):
-            excerpts = context_for_llm(row["question"], passages, service.idf, budget)
-            text = _normal("".join(t for _, t in excerpts))
+        for row, found in zip(rows, evidence):
+            excerpts = context_for_llm(found, budget)
+            text = compact("".join(t for _, t in excerpts))
             chars += sum(len(t) for _, t in excerpts)
-            if all(_normal(m) in text for m in row["must_include"]):
+            if all(compact(m) in text for m in row["must_include"]):
                 hits += 1
             else:
                 misses.append(row["id"])

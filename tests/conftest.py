@@ -38,7 +38,7 @@ def index_dir(settings: Settings) -> Path:
 def service(settings: Settings, index_dir: Path):
     from rag.service import RagService
 
-    return RagService(settings=settings, index_dir=index_dir)
+    return RagService(settings, index_dir).warm_up()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Follow-up questions without an LLM: which ones borrow the previous question's topic."""
+"""The engine on the real index: follow-ups, typed answers, one index version per question."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ BLACKSTONE = [
 @pytest.mark.parametrize("question", ["那它的管理费呢？", "管理费呢？"])
 def test_pronoun_or_ellipsis_follow_up_borrows_the_topic(service, question):
     result = service.ask(question, history=BLACKSTONE, mode="extractive")
-    assert result["standalone_question"] == f"黑石的BXPE基金是什么？ {question}"
-    assert "1.25%" in result["answer"]
+    assert result.standalone_question == f"黑石的BXPE基金是什么？ {question}"
+    assert "1.25%" in result.answer
 
 
 @pytest.mark.parametrize(
@@ -23,16 +23,17 @@ def test_pronoun_or_ellipsis_follow_up_borrows_the_topic(service, question):
 )
 def test_short_self_contained_question_keeps_its_own_topic(service, question, expected):
     result = service.ask(question, history=BLACKSTONE, mode="extractive")
-    assert result["standalone_question"] == question
-    assert not result["refused"] and expected in result["answer"]
-    assert "黑石" not in result["answer"]
+    assert result.standalone_question == question
+    assert not result.refused and expected in result.answer
+    assert "黑石" not in result.answer
 
 
-@pytest.mark.parametrize("question", ["详细说说", "具体是多少？", "哪一年？"])
-def test_question_without_an_indexed_term_borrows_the_topic(service, question):
-    standalone, _ = service._condense(question, BLACKSTONE, "extractive")
-    assert standalone == f"黑石的BXPE基金是什么？ {question}"
-
-
-def test_first_question_is_left_alone(service):
-    assert service._condense("管理费呢？", [], "extractive") == ("管理费呢？", None)
+def test_stream_ends_with_the_answer_and_its_json_shape(service):
+    events = list(service.ask_stream("黑石BXPE基金收取多少管理费？", mode="extractive"))
+    assert [e.type for e in events] == ["final"]
+    data = events[-1].to_dict()
+    assert data["type"] == "final"
+    result = data["result"]
+    assert {"answer", "citations", "retrieved", "refused", "confidence", "timings", "mode"} <= set(result)
+    assert result["confidence"]["relevant"] is True
+    assert result["citations"][0]["highlight_spans"]

@@ -1,4 +1,5 @@
-"""Word lists as data files, one word or phrase per line (``#`` starts a comment).
+"""Word lists as data files: entries separated by line breaks or spaces (``#`` starts a
+comment); a phrase with a space inside is not possible, and none is needed for Chinese.
 
 Each file's header says what the list is for and where it came from, so a list fitted
 to some question set can be found and re-measured. Load with :func:`load`.
@@ -16,11 +17,24 @@ def load(name: str) -> tuple[str, ...]:
     text = (resources.files(__name__) / f"{name}.txt").read_text(encoding="utf-8")
     entries = []
     for line in text.splitlines():
-        entry = line.split("#", 1)[0].strip()
-        if entry:
-            entries.append(entry)
+        entries.extend(line.split("#", 1)[0].split())
     return tuple(entries)
 
 
 def load_set(name: str) -> frozenset[str]:
     return frozenset(load(name))
+
+
+@lru_cache(maxsize=None)
+def load_families(name: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    """``family.member: word word`` lines of ``<name>.txt`` as {family: {member: words}}."""
+    families: dict[str, dict[str, tuple[str, ...]]] = {}
+    text = (resources.files(__name__) / f"{name}.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, _, words = line.partition(":")
+        family, _, member = key.strip().partition(".")
+        families.setdefault(family, {})[member] = tuple(words.split())
+    return families

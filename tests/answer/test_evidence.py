@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.evidence import (
-    context_for_llm,
-    expected_figure,
-    is_lead_in,
-    list_items,
-    rank_sentences,
-    split_subquestions,
-)
+from rag.answer.evidence import Evidence, context_for_llm, list_items, list_length, select_evidence
 from rag.answer.extractive import extractive_answer
+from rag.query import analyse, expected_figure, split_subquestions
+
+
+def evidence_for(service, question: str, compound: bool = True) -> Evidence:
+    """The question's evidence on the live index, retrieved as the service retrieves it."""
+    snap = service.snapshot()
+    query = analyse(question, snap.idf)
+    parts = query.part_texts if compound else [query.text]
+    return select_evidence(query, snap.retriever.search_compound(query.text, parts, k=5).results, snap.idf)
 
 
 @pytest.mark.parametrize(
@@ -32,42 +34,36 @@ def test_compound_questions_split_into_parts(question: str, parts: int) -> None:
 
 
 def test_lead_in_sentences_are_recognised() -> None:
-    assert is_lead_in("刘克峰：我认为，在助力科技成果转化过程中，创投机构主要发挥两大功能。")
-    assert is_lead_in("成为汽车强国需要具备以下条件：")
-    assert not is_lead_in("黑石BXPE基金的管理费率为1.25%。")
+    assert list_length("刘克峰：我认为，在助力科技成果转化过程中，创投机构主要发挥两大功能。") == 2
+    assert list_length("成为汽车强国需要具备以下条件：") == 1
+    assert list_length("黑石BXPE基金的管理费率为1.25%。") == 0
 
 
 def test_list_lead_in_brings_the_list(service) -> None:
     question = "刘克峰认为创投机构在助力科技成果转化时主要起哪两种作用？"
-    passages = service.retrieve(question, k=5).results
-    answer = extractive_answer(question, passages, service.idf)
+    answer = extractive_answer(evidence_for(service, question, compound=False))
     assert answer and "发现功能" in answer and "链接功能" in answer
 
 
 def test_figure_questions_prefer_sentences_with_figures(service) -> None:
     question = "截至2021年末，全国各类创业孵化载体一共有多少家？"
-    passages = service.retrieve(question, k=5).results
-    best = rank_sentences(question, passages, service.idf)[0]
+    best = evidence_for(service, question, compound=False).rankings[0][0]
     assert any(ch.isdigit() for ch in best.text)
 
 
 def test_compound_question_gets_evidence_for_each_part(service) -> None:
     question = "黑石BXPE基金的管理费率是多少？上海泉汐向上海川孚的有限合伙人收取多少管理费？"
     result = service.ask(question, mode="extractive")
-    assert "1.25%" in result["answer"] and "2.5%" in result["answer"]
-    excerpts = context_for_llm(question, result_passages(service, question), service.idf, budget_chars=400)
+    assert "1.25%" in result.answer and "2.5%" in result.answer
+    excerpts = context_for_llm(evidence_for(service, question), budget_chars=400)
     text = "".join(t for _, t in excerpts)
     assert "1.25%" in text and "2.5%" in text
-
-
-def result_passages(service, question: str):
-    return service._fresh().search_compound(question, split_subquestions(question), k=5).results
 
 
 def test_first_list_item_brings_its_siblings(service) -> None:
     """"…有三个标志:一、…;" is followed by "二、…;" and "三、…。" further on."""
     question = "苗圩认为成为汽车强国有哪三个标志？"
-    text = "".join(t for _, t in context_for_llm(question, result_passages(service, question), service.idf, budget_chars=280))
+    text = "".join(t for _, t in context_for_llm(evidence_for(service, question), budget_chars=280))
     assert "知名品牌" in text and "核心技术" in text
 
 
@@ -80,7 +76,7 @@ def test_first_list_item_brings_its_siblings(service) -> None:
         ("市场占有率有多高？", "占有越南市场80%份额", "保有量达到4500万辆"),
     ],
 )
-def testexpected_figure_follows_the_asked_unit(question: str, matches: str, other: str) -> None:
+def test_expected_figure_follows_the_asked_unit(question: str, matches: str, other: str) -> None:
     pattern = expected_figure(question)
     assert pattern is not None and pattern.search(matches) and not pattern.search(other)
 
@@ -91,7 +87,7 @@ def test_no_expected_unit_for_open_questions() -> None:
 
 def test_figure_in_the_asked_unit_ranks_high(service) -> None:
     question = "到2023年10月10日，还在等着去香港上市的公司有多少家？"
-    ranked = rank_sentences(question, result_passages(service, question), service.idf)
+    ranked = evidence_for(service, question).rankings[0]
     assert any("110家" in s.text for s in ranked[:3])
 
 
@@ -99,7 +95,7 @@ def test_figure_in_the_asked_unit_ranks_high(service) -> None:
 def test_context_stays_within_budget(service, budget: int) -> None:
     """Only a single best sentence may overrun the budget: prompt length is latency."""
     for question in ("黑石BXPE基金的管理费率是多少？上海泉汐向上海川孚的有限合伙人收取多少管理费？", "苗圩认为成为汽车强国有哪三个标志？"):
-        excerpts = context_for_llm(question, result_passages(service, question), service.idf, budget_chars=budget)
+        excerpts = context_for_llm(evidence_for(service, question), budget_chars=budget)
         assert excerpts and all(text for _, text in excerpts)
         assert sum(len(text) for _, text in excerpts) <= budget or len(excerpts) == 1
 

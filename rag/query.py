@@ -1,0 +1,121 @@
+"""A question, analysed once: every later step (retrieval, evidence, answerability) reads this.
+
+Before, the question was tokenised by jieba at each step that needed it. A :class:`Query`
+holds the tokens, the character bigrams, the parts of a compound question, whether it
+asks for a figure and in which unit, the years it names and its specific terms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rag.index.tokenize import tokenize
+from rag.text.normalize import compact, word_chars
+from rag.wordlists import load_set
+
+QUESTION_WORDS = load_set("question_words")
+"""Words that say what is asked, not about what (see rag/wordlists/question_words.txt)."""
+
+MIN_TERM_IDF = 3.0
+"""Below this a term is too common to tell topics apart (e.g. 公司, 市场, 2023)."""
+
+_QUESTION_NOISE = re.compile(r"[？?。！!，,]")
+# A question asks for a figure or a date: a sentence without one cannot answer it.
+_ASKS_FIGURE = re.compile(r"多少|多大|多长|多久|多高|多快|多远|比例|占比|哪一?年|哪一天|何时|什么时候|(?<!哪)几[个家条年月天倍人项次名片颗辆]")
+# The unit a figure question expects ("多少家" wants "…家", "多久" a duration): a
+# sentence with a figure in that unit is the likelier answer.
+_ASKED_MEASURE_WORD = re.compile(r"(?:多少|几)(?:[万亿千百]|十万|百万|千万)?([个家条年月天倍人项次名辆台票元只座所件份艘位款])")
+_ASKED_UNITS = [
+    (re.compile(r"多长|多远"), r"公里|千米|米"),
+    (re.compile(r"多久|多长时间"), r"秒|分钟|小时|天|周|个月|年"),
+    (re.compile(r"多高|多大比例|比例|占比|百分之几|多少成"), r"%|％|成"),
+    (re.compile(r"哪一?年"), r"年"),
+]
+# Where one question holds several ("…多少钱？比上年同期变化多大？", "…？又怎么…"),
+# each part needs its own evidence.
+_SUBQUESTION_BREAK = re.compile(r"(?<=[？?；;])|[，,](?=又|还有|以及|另外|同时|此外)")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年")
+
+
+class Vocabulary(Protocol):
+    """What analysis needs from the index: inverse document frequencies (an IdfTable)."""
+
+    def idf(self, token: str) -> float: ...
+
+
+def split_subquestions(question: str) -> list[str]:
+    """The parts of a compound question, or [question] when it asks one thing."""
+    parts = [p.strip(" ，,") for p in _SUBQUESTION_BREAK.split(question)]
+    parts = [p for p in parts if len(_QUESTION_NOISE.sub("", p)) >= 4]
+    return parts if len(parts) > 1 else [question]
+
+
+def expected_figure(question: str) -> re.Pattern[str] | None:
+    """A pattern for a figure in the unit the question asks for, if it names one."""
+    units = [m.group(1) for m in _ASKED_MEASURE_WORD.finditer(question)]
+    units += [pattern for asks, pattern in _ASKED_UNITS if asks.search(question)]
+    if not units:
+        return None
+    return re.compile(rf"\d[\d.,]*\s*(?:[万亿千百])?(?:{'|'.join(units)})")
+
+
+@dataclass(frozen=True)
+class QueryText:
+    """One question (or one part of a compound question) in the forms ranking reads."""
+
+    text: str
+    tokens: tuple[str, ...]  # jieba tokens (BM25 and sentence ranking)
+    bigrams: frozenset[str]  # character bigrams, punctuation dropped
+    asks_figure: bool
+    wanted_figure: re.Pattern[str] | None  # a figure in the asked unit
+
+    @classmethod
+    def of(cls, text: str) -> QueryText:
+        stripped = _QUESTION_NOISE.sub(" ", text)
+        chars = word_chars(stripped)
+        return cls(
+            text=text,
+            tokens=tuple(tokenize(stripped)),
+            bigrams=frozenset(chars[i : i + 2] for i in range(len(chars) - 1)),
+            asks_figure=bool(_ASKS_FIGURE.search(text)),
+            wanted_figure=expected_figure(text),
+        )
+
+
+@dataclass(frozen=True)
+class Query(QueryText):
+    """A standalone question with its parts, the years it names and its specific terms."""
+
+    parts: tuple[QueryText, ...] = ()  # one per sub-question; empty for a simple question
+    years: frozenset[str] = frozenset()
+    # Specific content words (idf at least MIN_TERM_IDF, not question words), longest first.
+    terms: tuple[str, ...] = field(default=())
+
+    @property
+    def part_texts(self) -> list[str]:
+        return [p.text for p in self.parts] or [self.text]
+
+    @property
+    def focuses(self) -> list[QueryText | None]:
+        """What each sentence ranking focuses on: every part, or the whole question alone."""
+        return list(self.parts) or [None]
+
+
+def analyse(text: str, vocabulary: Vocabulary) -> Query:
+    """Analyse a standalone question once (tokens, parts, asked figure, years, terms)."""
+    whole = QueryText.of(text)
+    pieces = split_subquestions(text)
+    parts = tuple(QueryText.of(p) for p in pieces) if len(pieces) > 1 else ()
+    terms = {
+        t
+        for t in whole.tokens
+        if len(t) >= 2 and t not in QUESTION_WORDS and not t.isdigit() and vocabulary.idf(t) >= MIN_TERM_IDF
+    }
+    return Query(
+        **{f: getattr(whole, f) for f in ("text", "tokens", "bigrams", "asks_figure", "wanted_figure")},
+        parts=parts,
+        years=frozenset(_YEAR.findall(compact(text))),
+        terms=tuple(sorted(terms, key=len, reverse=True)),
+    )
