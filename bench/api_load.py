@@ -3,7 +3,7 @@
     .venv/bin/python bench/api_load.py [--url http://127.0.0.1:7860] [--index DIR]
                                        [--clients 8] [--requests 64] [--max-seconds 120]
 
-Without --url it starts the server itself (`rag.api.app.serve`, API only, in a child
+Without --url it starts the server itself (`rag.server.serve`, API only, in a child
 process so the load generator does not share its GIL) on a free 127.0.0.1 port and
 stops it afterwards. Questions come from eval/datasets/dev.jsonl. Every run is
 bounded by --requests per endpoint and --max-seconds per endpoint, and only loopback
@@ -95,7 +95,7 @@ def server(index: Path | None, startup_timeout: float) -> Iterator[str]:
     port = free_port()
     code = (
         "import logging, sys; from pathlib import Path; logging.basicConfig(level=logging.WARNING);"
-        "from rag.api.app import serve; serve('127.0.0.1', int(sys.argv[1]), Path(sys.argv[2]) if sys.argv[2] else None)"
+        "from rag.server import serve; serve('127.0.0.1', int(sys.argv[1]), Path(sys.argv[2]) if sys.argv[2] else None)"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     url = f"http://127.0.0.1:{port}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -14,7 +15,12 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from rag.config import get_settings
+from rag.errors import QuestionError, RagError
 from rag.evaluation.cli import app as eval_app
+from rag.types import Answer, Citation, StreamEvent
+
+if TYPE_CHECKING:  # the engine is imported lazily: `rag --help` must not load torch
+    from rag.service import RagService
 
 app = typer.Typer(help="Offline question answering over Chinese news and finance articles.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -47,13 +53,16 @@ def setup(
     from rag.models.convert_e5 import convert_e5
 
     settings = get_settings()
-    if not settings.embedding_model:
-        convert_e5(Path(settings.embedding_model_path))
-    if llm != "none":
-        from rag.models.llm_assemble import assemble
+    try:
+        if not settings.embedding_model:
+            convert_e5(Path(settings.embedding_model_path))
+        if llm != "none":
+            from rag.models.llm_assemble import assemble
 
-        for variant in (["1.5b", "0.5b"] if llm == "all" else [llm]):
-            assemble(variant, settings.models_dir)  # type: ignore[arg-type]
+            for variant in (["1.5b", "0.5b"] if llm == "all" else [llm]):
+                assemble(variant, settings.models_dir)  # type: ignore[arg-type]
+    except RagError as exc:
+        _fail(str(exc))
     console.print("[green]models ready[/]")
 
 
@@ -66,8 +75,8 @@ def ingest(
     from rag.ingest.pipeline import ingest as run_ingest
 
     try:
-        report = run_ingest(paths or None, index_dir=index)
-    except (FileNotFoundError, RuntimeError) as exc:
+        report = run_ingest(paths or None, index_dir=index, settings=get_settings())
+    except (FileNotFoundError, RagError) as exc:  # a missing path, the index locked by another ingest
         _fail(str(exc))
         return
     table = Table(title="ingest summary")
@@ -86,14 +95,17 @@ def ingest(
     )
 
 
-def _service(index: Optional[Path]):
-    from rag.index.store import IndexNotFoundError
+def _service(index: Optional[Path]) -> RagService:
+    """The service on the environment's settings, warmed up; exits with the message when
+    the index is missing or damaged."""
     from rag.service import RagService
 
+    svc = RagService(get_settings(), index)
     try:
-        return RagService(index_dir=index)
-    except IndexNotFoundError as exc:
+        svc.warm_up()
+    except RagError as exc:
         _fail(str(exc))
+    return svc
 
 
 @app.command()
@@ -108,7 +120,6 @@ def search(
 ) -> None:
     """Ranked passages for a query (hybrid dense + BM25)."""
     from rag.retrieve.base import SearchFilters
-    from rag.service import QuestionError
 
     svc = _service(index)
     try:
@@ -117,39 +128,41 @@ def search(
         _fail(str(exc), 2)
         return
     if as_json:
-        out.print_json(json.dumps(result, ensure_ascii=False))
+        out.print_json(json.dumps(result.to_public(), ensure_ascii=False))
         return
-    for rank, item in enumerate(result["results"], start=1):
-        out.print(f"[bold]{rank}. {item['title']}[/]  [dim]{item['section']} · {item['file']} · score {item['score']:.4f}[/]")
-        out.print(item["text"], markup=False, highlight=False)
+    for rank, scored in enumerate(result.results, start=1):
+        item = scored.to_passage()
+        out.print(f"[bold]{rank}. {item.title}[/]  [dim]{item.section} · {item.file} · score {item.score:.4f}[/]")
+        out.print(item.text, markup=False, highlight=False)
         out.print()
 
 
-def _print_answer(result: dict) -> None:
-    out.print(result["answer"], markup=False, highlight=False)
-    if result.get("notice"):
-        out.print(f"[yellow]{result['notice']}[/]")
-    items = result["citations"] or result.get("related", [])
+def _print_answer(answer: Answer) -> None:
+    out.print(answer.answer, markup=False, highlight=False)
+    if answer.notice:
+        out.print(f"[yellow]{answer.notice}[/]")
+    items = answer.citations or answer.related
     if items:
-        out.print("[bold]来源[/]" if result["citations"] else "[bold]可能相关的资料[/]")
+        out.print("[bold]来源[/]" if answer.citations else "[bold]可能相关的资料[/]")
     for item in items:
-        label = f"[{item['n']}]" if "n" in item else "-"
-        out.print(f"{label} {item['title']} ({item['file']})", markup=False, highlight=False)
-    t = result["timings"]
-    console.print(f"[dim]mode {result['mode']} · retrieve {t['retrieve_ms']} ms · total {t['total_ms']} ms[/]")
+        label = f"[{item.n}]" if isinstance(item, Citation) else "-"
+        out.print(f"{label} {item.title} ({item.file})", markup=False, highlight=False)
+    t = answer.timings
+    console.print(f"[dim]mode {answer.mode} · retrieve {t.retrieve_ms} ms · total {t.total_ms} ms[/]")
 
 
-def _stream_answer(events) -> dict:
-    """Print tokens as they arrive, then the checked answer with its sources; returns the result."""
-    result: dict = {}
+def _stream_answer(events: Iterator[StreamEvent]) -> Answer:
+    """Print tokens as they arrive, then the checked answer with its sources; returns the answer."""
+    answer: Answer | None = None
     for event in events:
-        if event["type"] == "token":
-            out.print(event["text"], end="", markup=False, highlight=False)
+        if event.type == "token":
+            out.print(event.text, end="", markup=False, highlight=False)
         else:
-            result = event["result"]
+            answer = event.answer
     out.print()
-    _print_answer(result)
-    return result
+    assert answer is not None, "an answer stream ends with a final event"
+    _print_answer(answer)
+    return answer
 
 
 @app.command()
@@ -161,14 +174,12 @@ def ask(
     index: IndexOption = None,
 ) -> None:
     """Answer a question with checked citations (or an honest refusal)."""
-    from rag.service import QuestionError
-
     svc = _service(index)
     try:
         if as_json:
-            result = svc.ask(question, k=k, mode=mode)
-            public = {key: result[key] for key in ("question", "answer", "refused", "mode", "citations", "timings")}
-            public["notice"] = result.get("notice")
+            result = svc.ask(question, k=k, mode=mode).to_dict()
+            keys = ("question", "answer", "refused", "mode", "citations", "timings", "notice")
+            public = {key: result[key] for key in keys}
             out.print_json(json.dumps(public, ensure_ascii=False))
             return
         _stream_answer(svc.ask_stream(question, k=k, mode=mode))
@@ -182,8 +193,6 @@ def chat(
     index: IndexOption = None,
 ) -> None:
     """Interactive multi-turn chat in the terminal (streaming). Empty line or Ctrl-D quits."""
-    from rag.service import QuestionError
-
     svc = _service(index)
     history: list[dict] = []
     while True:
@@ -194,11 +203,11 @@ def chat(
         if not question:
             break
         try:
-            result = _stream_answer(svc.ask_stream(question, history=history, mode=mode))
+            answer = _stream_answer(svc.ask_stream(question, history=history, mode=mode))
         except QuestionError as exc:
             console.print(f"[red]{exc}[/]")
             continue
-        history += [{"role": "user", "content": question}, {"role": "assistant", "content": result["answer"]}]
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
 
 
 app.add_typer(eval_app, name="eval")
@@ -211,10 +220,10 @@ def serve(
     index: IndexOption = None,
 ) -> None:
     """Serve the chat UI, the HTTP API and the embeddable widget in one process."""
-    from rag.api.app import serve as run_server
+    from rag.server import serve as run_server
 
     settings = get_settings()
-    run_server(host or settings.host, port or settings.port, index)
+    run_server(host or settings.host, port or settings.port, index, settings=settings)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m rag.cli`

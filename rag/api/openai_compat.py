@@ -21,25 +21,32 @@ such as chat front-ends render only ``content``, so by default the stream carrie
 connection alive meanwhile) and its markers always match ``citations``. The extension
 ``"stream_raw": true`` streams the model's tokens live instead, for the lowest time to
 first token; then only the final chunk's ``answer`` is the checked text.
+
+Frames are built with the openai package's own models (``RagChatCompletion`` and
+``RagChatCompletionChunk`` in ``rag.api.schemas`` add the extension fields).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter
-from sse_starlette import EventSourceResponse
+from openai.types import Model
 from starlette.concurrency import run_in_threadpool
 
-from rag.api.app import ReadyService, start_stream
-from rag.api.schemas import ChatCompletionRequest
-from rag.service import MODES, QuestionError
+from rag.api.deps import ReadyService
+from rag.api.errors import in_band_error
+from rag.api.schemas import ChatCompletionRequest, RagChatCompletion, RagChatCompletionChunk
+from rag.api.streaming import sse_response, started
+from rag.errors import QuestionError
+from rag.service import MODES
+from rag.text.sentences import sentence_pieces
+from rag.types import Answer, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -71,91 +78,89 @@ def split_messages(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str
     return last.text(), history
 
 
-def _extras(result: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "citations": result.get("citations", []),
-        "refused": result.get("refused", False),
-        "notice": result.get("notice"),
-        "related": result.get("related", []),
-    }
+def _extras(answer: Answer) -> dict[str, Any]:
+    return {"citations": answer.citations, "refused": answer.refused, "notice": answer.notice, "related": answer.related}
 
 
-def completion_object(result: dict[str, Any], model: str) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
+def _completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def completion_object(answer: Answer, model: str) -> RagChatCompletion:
+    return RagChatCompletion(
+        id=_completion_id(),
+        object="chat.completion",
+        created=int(time.time()),
+        model=model,
+        choices=[
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": result["answer"]},
+                "message": {"role": "assistant", "content": answer.answer},
                 "finish_reason": "stop",
                 "logprobs": None,
             }
         ],
-        **_extras(result),
-    }
+        **_extras(answer),
+    )
 
 
-_SENTENCE_END_RE = re.compile(r"(?<=[。！？!?；;\n])")
+def _json(model: RagChatCompletion | RagChatCompletionChunk) -> dict[str, Any]:
+    # exclude_unset: only what we set goes on the wire (OpenAI's optional fields stay absent).
+    return model.model_dump(mode="json", exclude_unset=True)
 
 
-def sentence_pieces(text: str) -> list[str]:
-    """The text cut after each sentence end, so joining the pieces gives it back exactly."""
-    return [piece for piece in _SENTENCE_END_RE.split(text) if piece]
-
-
-def stream_chunks(events: Iterator[dict[str, Any]], model: str, raw: bool = False) -> Iterator[dict[str, str]]:
+def stream_chunks(events: Iterator[StreamEvent], model: str, raw: bool = False) -> Iterator[dict[str, str]]:
     """OpenAI ``chat.completion.chunk`` SSE frames, ending with ``[DONE]`` (see module docstring)."""
-    base = {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-    }
+    completion_id, created = _completion_id(), int(time.time())
 
     def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
-        chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
-        return {"data": json.dumps(chunk, ensure_ascii=False)}
+        chunk = RagChatCompletionChunk(
+            id=completion_id,
+            object="chat.completion.chunk",
+            created=created,
+            model=model,
+            choices=[{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            **extra,
+        )
+        return {"data": chunk.model_dump_json(exclude_unset=True)}
 
     yield frame({"role": "assistant", "content": ""})
     streamed = False
     try:
         for event in events:
-            if event["type"] == "token" and event["text"] and raw:
+            if event.type == "token" and event.text and raw:
                 streamed = True
-                yield frame({"content": event["text"]})
-            elif event["type"] == "final":
-                result = event["result"]
+                yield frame({"content": event.text})
+            elif event.type == "final" and event.answer is not None:
+                answer = event.answer
                 if not streamed:
-                    for piece in sentence_pieces(result["answer"]):
+                    for piece in sentence_pieces(answer.answer):
                         yield frame({"content": piece})
-                yield frame({}, "stop", answer=result["answer"], **_extras(result))
+                yield frame({}, "stop", answer=answer.answer, **_extras(answer))
     except Exception as exc:  # headers are sent: report in-band, as OpenAI does
         log.exception("chat completion stream failed")
-        message = str(exc) if isinstance(exc, QuestionError) else "生成回答时出错 (answer generation failed)"
-        yield {"data": json.dumps({"error": {"message": message, "type": "server_error"}}, ensure_ascii=False)}
+        yield {"data": json.dumps(in_band_error(exc), ensure_ascii=False)}
     yield {"data": "[DONE]"}
 
 
-@router.post("/chat/completions", summary="OpenAI-compatible chat completion (RAG answer with citations)")
+@router.post(
+    "/chat/completions",
+    summary="OpenAI-compatible chat completion (RAG answer with citations)",
+    responses={200: {"model": RagChatCompletion, "content": {"text/event-stream": {}}}},
+)
 async def chat_completions(body: ChatCompletionRequest, svc: ReadyService) -> Any:
     question, history = split_messages(body)
     mode = mode_for_model(body.model, body.mode)
     if not body.stream:
-        result = await run_in_threadpool(svc.ask, question, history, body.k, mode)
-        return completion_object(result, body.model)
-    events = svc.ask_stream(question, history, body.k, mode)
-    events = await run_in_threadpool(start_stream, events)
-    return EventSourceResponse(stream_chunks(events, body.model, raw=body.stream_raw), sep="\n", ping=10)
+        answer = await run_in_threadpool(svc.ask, question, history, body.k, mode)
+        return _json(completion_object(answer, body.model))
+    events = await started(svc.ask_stream(question, history, body.k, mode))
+    return sse_response(stream_chunks(events, body.model, raw=body.stream_raw))
 
 
 @router.get("/models", summary="OpenAI-compatible model list: one entry per answer mode")
 def list_models() -> dict[str, Any]:
     created = int(time.time())
     ids = [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{mode}" for mode in MODES]
-    return {
-        "object": "list",
-        "data": [{"id": name, "object": "model", "created": created, "owned_by": "rag"} for name in ids],
-    }
+    models = [Model(id=name, object="model", created=created, owned_by="rag") for name in ids]
+    return {"object": "list", "data": [m.model_dump(mode="json") for m in models]}

@@ -1,16 +1,25 @@
 """Request and response models of the HTTP API.
 
-They document the API (OpenAPI at /docs) and reject malformed input before it
-reaches the service. Limits that live in settings (question length, known modes)
-are checked by the service itself, which raises ``QuestionError``; the app maps
-both kinds of failure to the same 422 error shape, so clients see one convention.
+Requests are strict pydantic models: they document the API (OpenAPI at /docs) and
+reject malformed input before it reaches the service. Limits that live in settings
+(question length, known modes) are checked by the service itself, which raises
+``QuestionError``; the app maps both kinds of failure to the same 422 error shape,
+so clients see one convention.
+
+Responses are the engine's own dataclasses (``rag.types``): FastAPI validates what a
+route returns against them and documents them, so the API cannot drift from what the
+engine produces. ``FIELD_DOCS`` adds the field descriptions the dataclasses leave to
+comments (``describe_fields`` writes them into the OpenAPI document).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
+
+from rag.types import Answer, Citation, Passage
 
 # k beyond this is never useful (the answer prompt holds a handful of passages) and
 # a large k makes retrieval and the prompt needlessly slow.
@@ -49,64 +58,81 @@ class SearchRequest(_Strict):
     k: int | None = Field(default=None, ge=1, le=MAX_K)
 
 
-class Passage(BaseModel):
-    text: str
-    file: str
-    title: str = ""
-    section: str = ""
-    score: float
-    chunk_id: str
+# The answer of /api/ask and of the stream's final event.
+AskResponse = Answer
 
 
 class SearchResponse(BaseModel):
+    """``RetrievalResult.to_public()``: the query and its ranked passages."""
+
     query: str
     results: list[Passage]
-
-
-class Citation(Passage):
-    n: int
-    # The supporting sentence(s) inside ``text``; a list when several sentences support it.
-    highlight: str | list[str] | None = None
-
-
-class Timings(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    retrieve_ms: float | None = None
-    generate_ms: float | None = None
-    total_ms: float | None = None
-    ttft_ms: float | None = None
-
-
-class AskResponse(BaseModel):
-    # extra="allow": the service may add diagnostic fields; clients get them unchanged.
-    model_config = ConfigDict(extra="allow")
-    question: str
-    answer: str
-    refused: bool
-    mode: str
-    citations: list[Citation]
-    timings: Timings
-    notice: str | None = None
-    related: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class ErrorDetail(BaseModel):
-    message: str
-    type: str
-    param: str | None = None
-    code: str | None = None
-
-
-class ErrorResponse(BaseModel):
-    """Every 4xx/5xx body has this shape (the same as OpenAI's, so its clients parse it)."""
-
-    error: ErrorDetail
 
 
 class HealthResponse(BaseModel):
     model_config = ConfigDict(extra="allow")
     status: Literal["ok", "loading", "error"]
     index_version: str | None = None
+
+
+# Descriptions of the engine dataclasses' fields, by OpenAPI schema name.
+FIELD_DOCS: dict[str, dict[str, str]] = {
+    "Answer": {
+        "question": "The question as asked.",
+        "standalone_question": "The question rewritten to stand alone (follow-ups resolved with the history).",
+        "answer": "The checked answer with [n] markers (citations[].n), or the refusal sentence.",
+        "mode": "The mode that produced the answer: local, openai or extractive (after a fallback).",
+        "refused": "True when the knowledge base does not hold the answer; `answer` then says so.",
+        "confidence": "How sure retrieval is that the index holds something relevant.",
+        "retrieved": "The passages the answer was written from, best first.",
+        "citations": "The passages the answer's [n] markers point to.",
+        "related": "When refusing: passages that may still interest the user.",
+        "notice": "A note for the user, e.g. that the LLM was unreachable and the answer is extractive.",
+        "unsupported": "Sentences of the model's answer that no passage supports (dropped).",
+        "unverified_terms": "Question terms the answer asserts that no cited passage contains.",
+        "near_misses": "Figures that answer a neighbouring question (another year, measure or period).",
+        "tokens_generated": "Tokens the LLM wrote; null in extractive mode.",
+        "no_answer_logprob": "The model's log-probability of opening with 无法回答 (its doubt).",
+        "timings": "Milliseconds per step.",
+    },
+    "Passage": {
+        "text": "The passage text.",
+        "file": "The source file, relative to the corpus.",
+        "title": "The article title.",
+        "section": "The newspaper section or heading.",
+        "score": "Retrieval score (higher is better).",
+        "chunk_id": "Stable id of the passage in the index.",
+    },
+    "Citation": {
+        "n": "The marker number: [n] in the answer.",
+        "highlight": "The supporting sentence(s) inside `text`; a list when they are not adjacent.",
+        "highlight_spans": "(start, end) character offsets into `text` of the supporting sentences.",
+    },
+    "Confidence": {
+        "dense": "Best cosine similarity between the question and a passage.",
+        "bm25": "Best BM25 score.",
+        "relevant": "Above the calibrated thresholds: an answer is attempted.",
+    },
+    "Timings": {
+        "condense_ms": "Rewriting a follow-up question.",
+        "ttft_ms": "Time to the model's first token.",
+        "retrieve_ms": "Retrieval.",
+        "generate_ms": "Answer generation (LLM or extractive).",
+        "total_ms": "The whole request.",
+    },
+}
+FIELD_DOCS["Citation"] = {**FIELD_DOCS["Passage"], **FIELD_DOCS["Citation"]}
+
+
+def describe_fields(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Write ``FIELD_DOCS`` into an OpenAPI document's component schemas (in place; returned)."""
+    schemas = openapi.get("components", {}).get("schemas", {})
+    for name, docs in FIELD_DOCS.items():
+        properties = schemas.get(name, {}).get("properties", {})
+        for field_name, text in docs.items():
+            if field_name in properties:
+                properties[field_name].setdefault("description", text)
+    return openapi
 
 
 # ---------------------------------------------------------------- OpenAI-compatible
@@ -143,3 +169,21 @@ class ChatCompletionRequest(BaseModel):
         default=False,
         description="Extension: stream the model's unchecked tokens live; the last chunk's `answer` is the checked text.",
     )
+
+
+class _AnswerExtras(BaseModel):
+    # Not on OpenAI's models: clients that know them read them from `model_extra`.
+    citations: list[Citation] = Field(default_factory=list, description="Extension: the passages [n] points to.")
+    refused: bool = Field(default=False, description="Extension: the knowledge base does not hold the answer.")
+    notice: str | None = Field(default=None, description="Extension: a note for the user (e.g. an LLM fallback).")
+    related: list[Passage] = Field(default_factory=list, description="Extension: when refusing, related passages.")
+
+
+class RagChatCompletion(ChatCompletion, _AnswerExtras):
+    """OpenAI's ``chat.completion`` with the answer's citations."""
+
+
+class RagChatCompletionChunk(ChatCompletionChunk, _AnswerExtras):
+    """OpenAI's ``chat.completion.chunk``; the last one also carries the checked ``answer`` and its citations."""
+
+    answer: str | None = Field(default=None, description="Extension (last chunk): the checked answer.")

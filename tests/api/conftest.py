@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.api.api_support import settings_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from rag.api.app import create_app, running_server
+from rag.api.app import create_app
+from rag.server import running_server
 from rag.service import RagService
+from tests.api.api_support import settings_for
 
 
 @pytest.fixture(scope="module")
 def app(service: RagService) -> FastAPI:
-    return create_app(service, settings=settings_for(service, api_token="", cors_origins=[]))
+    return create_app(settings_for(service, api_token="", cors_origins=[]), service=service)
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,21 @@
-"""The JSON API, its error convention, auth, CORS and the static routes, on the real index."""
+"""The JSON API, its error convention, auth and CORS, on the real index."""
 
 from __future__ import annotations
 
 import pytest
-from tests.api.api_support import assert_cited_answer, assert_error, settings_for, sse_events
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app
+from rag.config import Settings
 from rag.service import RagService
+from tests.api.api_support import assert_cited_answer, assert_error, settings_for, sse_events
 
 BXPE = "黑石BXPE基金的管理费是多少？"
 CARS = "2023年中国汽车出口了多少辆？"
 OFF_TOPIC = "火星上有几只猫？"
 
 
-# ------------------------------------------------------------------ health and static
+# ------------------------------------------------------------------ health and docs
 
 
 def test_healthz_reports_the_loaded_index(client: TestClient, service: RagService) -> None:
@@ -26,10 +27,10 @@ def test_healthz_reports_the_loaded_index(client: TestClient, service: RagServic
     assert body["chunks"] > 0 and body["files"] > 0
 
 
-def test_healthz_is_503_until_the_service_is_loaded() -> None:
+def test_healthz_is_503_until_the_service_is_loaded(settings: Settings) -> None:
     # Without entering the client context the lifespan never starts the loader thread,
     # which is exactly the state of a server still loading its models.
-    loading = TestClient(create_app(ui=False))
+    loading = TestClient(create_app(settings))
     response = loading.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "loading"
@@ -37,29 +38,22 @@ def test_healthz_is_503_until_the_service_is_loaded() -> None:
     assert_error(loading.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": BXPE}]}), 503)
 
 
-def test_root_redirects_to_the_ui(client: TestClient) -> None:
-    response = client.get("/", follow_redirects=False)
-    assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/ui/"
-    page = client.get("/ui/")
-    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-
-
-def test_widget_and_embed_are_served(client: TestClient) -> None:
-    script = client.get("/widget.js")
-    assert script.status_code == 200
-    assert "javascript" in script.headers["content-type"]
-    assert "attachShadow" in script.text
-    embed = client.get("/embed")
-    assert embed.status_code == 200 and "text/html" in embed.headers["content-type"]
-    assert 'src="widget.js"' in embed.text and 'data-inline="true"' in embed.text
-
-
 def test_openapi_docs(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/api/ask", "/api/ask/stream", "/api/search", "/v1/chat/completions", "/v1/models", "/healthz"):
         assert path in paths
+
+
+def test_openapi_describes_the_engine_answer(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    answer = schemas["Answer"]["properties"]
+    assert {"answer", "refused", "citations", "related", "notice", "timings"} <= set(answer)
+    assert "[n]" in answer["answer"]["description"]
+    assert "offsets" in schemas["Citation"]["properties"]["highlight_spans"]["description"]
+    assert schemas["Passage"]["properties"]["chunk_id"]["description"]
+    assert "citations" in schemas["RagChatCompletion"]["properties"]
+    assert schemas["AskRequest"]["additionalProperties"] is False
 
 
 # ------------------------------------------------------------------ ask and search
@@ -179,8 +173,8 @@ def test_wrong_method_and_unknown_route(client: TestClient) -> None:
 # ------------------------------------------------------------------ auth and CORS
 
 
-def test_bearer_token_guards_the_api_but_not_health_or_widget(service: RagService) -> None:
-    app = create_app(service, settings=settings_for(service, api_token="s3cret"), ui=False)
+def test_bearer_token_guards_the_api_but_not_health(service: RagService) -> None:
+    app = create_app(settings_for(service, api_token="s3cret"), service=service)
     with TestClient(app) as client:
         ask = {"question": BXPE, "mode": "extractive"}
         assert_error(client.post("/api/ask", json=ask), 401)
@@ -190,12 +184,11 @@ def test_bearer_token_guards_the_api_but_not_health_or_widget(service: RagServic
         assert client.post("/api/ask", json=ask, headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert client.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert client.get("/healthz").status_code == 200
-        assert client.get("/widget.js").status_code == 200
 
 
 def test_cors_allows_only_listed_origins(service: RagService) -> None:
     allowed = "http://intranet.example"
-    app = create_app(service, settings=settings_for(service, cors_origins=[allowed]), ui=False)
+    app = create_app(settings_for(service, cors_origins=[allowed]), service=service)
     preflight = {
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization,content-type",

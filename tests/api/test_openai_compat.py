@@ -9,13 +9,17 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from tests.api.api_support import assert_error, settings_for, sse_events
 from fastapi.testclient import TestClient
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from rag.api.app import create_app, running_server
-from rag.api.openai_compat import mode_for_model, sentence_pieces, split_messages, stream_chunks
+from rag.api.app import create_app
+from rag.api.openai_compat import completion_object, mode_for_model, split_messages, stream_chunks
 from rag.api.schemas import ChatCompletionRequest
-from rag.service import RagService
+from rag.errors import IndexCorruptError
+from rag.server import running_server
+from rag.service import REFUSAL, RagService
+from rag.types import Answer, Citation, Confidence, Passage, StreamEvent
+from tests.api.api_support import assert_error, settings_for, sse_events
 
 BXPE = "黑石BXPE基金的管理费是多少？"
 CARS = "2023年中国汽车出口了多少辆？"
@@ -124,7 +128,7 @@ def test_streaming_request_with_bad_question_fails_before_streaming(client: Test
 
 
 def test_openai_client_sees_auth_errors(service: RagService) -> None:
-    app = create_app(service, settings=settings_for(service, api_token="tok"), ui=False)
+    app = create_app(settings_for(service, api_token="tok"), service=service)
     with running_server(app) as url:
         wrong = openai.OpenAI(base_url=f"{url}/v1", api_key="nope", max_retries=0)
         with pytest.raises(openai.AuthenticationError):
@@ -166,8 +170,8 @@ def test_local_llm_answers_over_http(request: pytest.FixtureRequest, index_dir: 
         llm_settings = request.getfixturevalue("llm_settings")
     except pytest.FixtureLookupError:
         pytest.skip("no `llm_settings`/`llm_server` fixture (local LLM server) in tests/conftest.py")
-    llm_service = RagService(settings=llm_settings, index_dir=index_dir)
-    with running_server(create_app(llm_service, settings=llm_settings, ui=False)) as url:
+    llm_service = RagService(llm_settings, index_dir).warm_up()
+    with running_server(create_app(llm_settings, service=llm_service)) as url:
         response = httpx.post(f"{url}/api/ask", json={"question": BXPE, "mode": "local"}, timeout=300)
         assert response.status_code == 200
         result = response.json()
@@ -190,31 +194,86 @@ def test_local_llm_answers_over_http(request: pytest.FixtureRequest, index_dir: 
         assert isinstance(last.model_extra["citations"], list)
 
 
-def _frames(events: list[dict], raw: bool) -> tuple[str, dict]:
-    chunks = [json.loads(f["data"]) for f in stream_chunks(iter(events), "rag", raw=raw) if f["data"] != "[DONE]"]
-    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks), chunks[-1]
+PASSAGE = Passage(text="黑石BXPE基金的管理费为1.25%。", file="000.txt", title="BXPE", section="财经", score=0.9, chunk_id="0" * 16)
+
+
+def _answer(text: str, refused: bool = False) -> Answer:
+    """An answer as the service builds it, for the pure framing functions."""
+    citations = [] if refused else [Citation(**vars(PASSAGE), n=1, highlight=PASSAGE.text, highlight_spans=[(0, 17)])]
+    return Answer(
+        question="BXPE的管理费？",
+        standalone_question="BXPE的管理费？",
+        answer=text,
+        mode="local",
+        refused=refused,
+        confidence=Confidence(dense=0.9, bm25=8.0),
+        retrieved=[PASSAGE],
+        citations=citations,
+        related=[PASSAGE] if refused else [],
+    )
+
+
+def _frames(events: list[StreamEvent], raw: bool) -> tuple[str, list[dict]]:
+    frames = [f["data"] for f in stream_chunks(iter(events), "rag", raw=raw)]
+    assert frames[-1] == "[DONE]"
+    chunks = [json.loads(data) for data in frames[:-1]]
+    for chunk in chunks:  # every frame is a chunk the openai package itself accepts
+        ChatCompletionChunk.model_validate(chunk)
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks), chunks
 
 
 def test_stream_content_is_the_checked_answer_unless_raw_is_asked() -> None:
     # What the small model really does: it writes a cited refusal that the check turns
     # into the service's own refusal sentence.
-    refusal = {"answer": "知识库中没有找到与该问题相关的信息。", "refused": True, "citations": [], "related": []}
-    events = [
-        {"type": "token", "text": "无法回答"},
-        {"type": "token", "text": "[1]。"},
-        {"type": "final", "result": refusal},
-    ]
-    content, last = _frames(events, raw=False)
-    assert content == refusal["answer"] and last["answer"] == refusal["answer"]
-    content, last = _frames(events, raw=True)
-    assert content == "无法回答[1]。" and last["answer"] == refusal["answer"]
+    refusal = _answer(REFUSAL, refused=True)
+    events = [StreamEvent("token", "无法回答"), StreamEvent("token", "[1]。"), StreamEvent("final", answer=refusal)]
+    content, chunks = _frames(events, raw=False)
+    assert content == REFUSAL and chunks[-1]["answer"] == REFUSAL
+    content, chunks = _frames(events, raw=True)
+    last = chunks[-1]
+    assert content == "无法回答[1]。" and last["answer"] == REFUSAL
     assert last["choices"][0]["finish_reason"] == "stop" and last["refused"] is True
+    assert last["citations"] == [] and last["related"][0]["chunk_id"] == PASSAGE.chunk_id
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert len({c["id"] for c in chunks}) == 1 and all(c["object"] == "chat.completion.chunk" for c in chunks)
 
 
-def test_sentence_pieces_rebuild_the_text() -> None:
-    text = "第一句[1]。第二句！\n第三句没有句号"
-    assert sentence_pieces(text) == ["第一句[1]。", "第二句！", "\n", "第三句没有句号"]
-    assert "".join(sentence_pieces(text)) == text
+def test_checked_answer_is_streamed_sentence_by_sentence() -> None:
+    text = "管理费为1.25%[1]。另收业绩报酬！\n详见基金合同"
+    content, chunks = _frames([StreamEvent("final", answer=_answer(text))], raw=False)
+    assert content == text
+    pieces = [c["choices"][0]["delta"]["content"] for c in chunks[1:-1]]
+    assert pieces[0] == "管理费为1.25%[1]。" and len(pieces) == 3
+    assert chunks[-1]["citations"][0]["n"] == 1 and chunks[-1]["citations"][0]["highlight_spans"] == [[0, 17]]
+    # Only the last chunk carries the extension fields.
+    assert all("citations" not in c and "answer" not in c for c in chunks[:-1])
+
+
+def test_a_failing_stream_ends_with_an_in_band_error_and_done() -> None:
+    def events():
+        yield StreamEvent("token", "管理费")
+        raise IndexCorruptError("索引已损坏 (index damaged)")
+
+    frames = [f["data"] for f in stream_chunks(events(), "rag", raw=True)]
+    assert frames[-1] == "[DONE]"
+    error = json.loads(frames[-2])["error"]
+    assert error["message"] == "索引已损坏 (index damaged)" and error["type"] == "service_unavailable"
+
+    def buggy():
+        raise TypeError("a bug")
+        yield  # pragma: no cover
+
+    frames = [f["data"] for f in stream_chunks(buggy(), "rag")]
+    error = json.loads(frames[-2])["error"]
+    assert "a bug" not in error["message"] and error["type"] == "server_error"
+
+
+def test_completion_object_is_an_openai_completion_with_the_extensions() -> None:
+    completion = completion_object(_answer("管理费为1.25%[1]。"), "rag-local")
+    parsed = ChatCompletion.model_validate(completion.model_dump(mode="json"))
+    assert parsed.choices[0].message.content == "管理费为1.25%[1]。"
+    assert parsed.model_extra["citations"][0]["file"] == "000.txt" and parsed.model_extra["refused"] is False
+    assert parsed.id.startswith("chatcmpl-") and parsed.model == "rag-local"
 
 
 def test_unreachable_llm_falls_back_to_extractive_with_a_notice(oai: openai.OpenAI, service: RagService) -> None:

@@ -133,3 +133,32 @@ def test_ingest_missing_folder_fails_clearly(cli_env, tmp_path: Path):
     assert proc.returncode != 0
     assert "no such file or folder" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ask_prints_the_answer_and_its_sources(index_dir: Path, cli_env, tmp_path: Path):
+    proc = run_rag(["ask", QUESTION, "--mode", "extractive", "--index", str(index_dir)], cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    answer, _, sources = proc.stdout.partition("来源")
+    assert "1.25%" in answer and "[1]" in answer
+    assert re.search(r"^\[1\] .+ \(000.*\.txt\)$", sources, re.MULTILINE), proc.stdout
+    assert re.search(r"mode extractive · retrieve [\d.]+ ms · total [\d.]+ ms", proc.stderr)
+
+
+def test_search_prints_ranked_passages(index_dir: Path, cli_env, tmp_path: Path):
+    proc = run_rag(["search", "黑石BXPE基金管理费", "--k", "2", "--index", str(index_dir)], cli_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ranks = re.findall(r"^(\d)\. .+ · (\S+\.txt) · score (\d\.\d{4})$", proc.stdout, re.MULTILINE)
+    assert [rank for rank, _, _ in ranks] == ["1", "2"], proc.stdout
+    assert ranks[0][1].startswith("000") and "1.25%" in proc.stdout
+
+
+def test_chat_carries_the_conversation(index_dir: Path, cli_env, tmp_path: Path):
+    turns = "黑石BXPE基金是什么？\n它的管理费是多少？\n\n"
+    proc = subprocess.run(
+        [str(RAG), "chat", "--mode", "extractive", "--index", str(index_dir)],
+        input=turns, capture_output=True, text=True, env=cli_env, cwd=tmp_path, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("来源") == 2, proc.stdout
+    second = proc.stdout.split("来源")[1]
+    assert "管理费" in second

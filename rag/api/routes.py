@@ -1,0 +1,58 @@
+"""The JSON API (``/api/*``) and the health check (``/healthz``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+import rag
+from rag.api.deps import AppSettings, Holder, ReadyService
+from rag.api.schemas import AskRequest, AskResponse, HealthResponse, SearchRequest, SearchResponse
+from rag.api.streaming import answer_frames, sse_response, started
+
+api_router = APIRouter(prefix="/api", tags=["api"])
+ops_router = APIRouter(tags=["ops"])
+
+
+@ops_router.get("/healthz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+def healthz(holder: Holder, settings: AppSettings) -> JSONResponse:
+    """200 with the index version once the service is loaded; 503 while it loads or after it failed to."""
+    svc = holder.peek()
+    if svc is None:
+        status = "error" if holder.error else "loading"
+        return JSONResponse({"status": status, "index_version": None, "error": holder.error}, status_code=503)
+    files = svc.documents.list_files()  # also picks up a new index version written by ingest
+    return JSONResponse(
+        {
+            "status": "ok",
+            "index_version": svc.index_version,
+            "chunks": sum(f.chunks for f in files),
+            "files": len(files),
+            "mode": settings.mode,
+            "version": rag.__version__,
+        }
+    )
+
+
+@api_router.post("/ask", response_model=AskResponse)
+def ask(body: AskRequest, svc: ReadyService) -> dict[str, Any]:
+    """Answer a question with numbered citations ([n] in the answer = citations[].n)."""
+    return svc.ask(body.question, history=body.history_dicts(), k=body.k, mode=body.mode).to_dict()
+
+
+@api_router.post(
+    "/ask/stream",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "token events, then one final event"}},
+)
+async def ask_stream(body: AskRequest, svc: ReadyService) -> Any:
+    """Server-sent events: ``token`` events ``{"type","text"}``, then ``final`` ``{"type","result"}``."""
+    events = await started(svc.ask_stream(body.question, history=body.history_dicts(), k=body.k, mode=body.mode))
+    return sse_response(answer_frames(events))
+
+
+@api_router.post("/search", response_model=SearchResponse)
+def search(body: SearchRequest, svc: ReadyService) -> dict[str, Any]:
+    """Ranked passages for a query, no answer generation."""
+    return svc.search(body.query, k=body.k).to_public()
