@@ -15,11 +15,6 @@ from rag.types import Article, Chunk
 
 _SOFT_BREAK = re.compile(r"[，,、：:]")
 
-# Transitional re-export for callers that still import the splitter from here; new code
-# imports rag.text.sentences.sentence_spans. To be removed once those callers move.
-split_sentences = sentence_spans
-
-
 def _split_long(start: int, end: int, text: str, max_size: int) -> list[tuple[int, int]]:
     """Cut an over-long sentence at commas (or hard, as a last resort) into ≤ max_size pieces."""
     pieces: list[tuple[int, int]] = []

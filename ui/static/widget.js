@@ -1,5 +1,7 @@
 /*
  * Embeddable chat widget for the knowledge-base API. Plain JS, no build step.
+ * One file on purpose (~370 lines): hosts embed it with a single <script> tag, so it
+ * cannot import modules of its own; its parts are the sections marked below.
  *
  *   <script src="http://HOST:PORT/widget.js" data-title="知识库助手" data-token="..."></script>
  *
