@@ -1,21 +1,30 @@
-"""Validate an evaluation dataset (JSONL) against the bundled corpus.
+"""Validate evaluation datasets (JSONL) against the bundled corpus and the tune/test split.
 
-Each line of the dataset is one JSON object with the fields
+Each line of a dataset is one JSON object with the fields
 
     id, question, answer, must_include, evidence, type
 
-where ``evidence`` is a list of ``{"file": <corpus file name>, "quote": <one sentence>}``.
-The corpus text is hard-wrapped and full of stray spaces, so every comparison
-is made after removing *all* whitespace from both sides.
+where ``evidence`` is a list of ``{"file": <corpus file name>, "quote": <one sentence>}``,
+plus the optional fields of the split (eval/README.md): ``article`` (an id of
+``eval/datasets/split.json``), ``articles`` (a comparison's ids), ``split``
+(``tune``/``test``, that of the article), ``history`` (earlier turns of a follow-up),
+``near_miss`` (the kind of an unanswerable near miss) and ``table`` (the answer is a
+table cell). Every quote must be in the *cleaned* text of its article (what the
+product ingests), compared after removing all whitespace from both sides.
 
 Usage as a library::
 
-    from validate_dataset import validate
+    from validate_dataset import validate, validate_many
     problems = validate("eval/datasets/dev.jsonl")
+    problems = validate_many(["eval/datasets/dev.jsonl", "eval/datasets/fresh.jsonl"], require_split=True)
 
 Usage from the command line (prints a summary, exits 1 on problems)::
 
-    python eval/validate_dataset.py [eval/datasets/dev.jsonl] [--corpus data/corpus]
+    python eval/validate_dataset.py [DATASET ...] [--corpus data/corpus] [--require-split]
+
+One file of ~430 lines on purpose: it is the schema's executable definition, run
+directly as a script, and its rules read best top to bottom in one place; the
+corpus side (cleaned articles, the split) lives in :mod:`rag.evaluation.articles`.
 """
 
 from __future__ import annotations
@@ -24,10 +33,20 @@ import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
+
+from rag.evaluation.articles import (
+    DEFAULT_SPLIT_FILE,
+    SPLITS,
+    CleanArticle,
+    Corpus,
+    load_article_corpus,
+    strip_whitespace,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +55,14 @@ DEFAULT_DATASET = REPO_ROOT / "eval" / "datasets" / "dev.jsonl"
 DEFAULT_CORPUS = REPO_ROOT / "data" / "corpus"
 
 VALID_TYPES = ("factoid", "explanation", "numeric", "multi-passage", "unanswerable")
+NEAR_MISS_KINDS = ("sibling_entity", "other_period", "other_measure", "not_stated")
 REQUIRED_FIELDS = ("id", "question", "answer", "must_include", "evidence", "type")
+OPTIONAL_FIELDS = ("article", "articles", "split", "history", "near_miss", "table")
+SPLIT_FIELDS = ("article", "split")
+HISTORY_ROLES = ("user", "assistant")
 ID_RE = re.compile(r"^[a-z]+-\d{3,}$")
 # A quote must be a whole sentence: it ends with sentence-final punctuation,
-# optionally followed by a closing quotation mark or bracket.
+# optionally followed by a closing quotation mark or bracket. A table row need not.
 SENTENCE_END_RE = re.compile(r"[。！？!?…；;][”’」』）)\"']*$|[”」』）)]$")
 
 MIN_TOTAL = 80
@@ -47,8 +70,6 @@ MIN_UNANSWERABLE = 10
 MAX_MUST_INCLUDE = 3
 MAX_QUOTE_CHARS = 250  # "one sentence": anything longer is almost surely several
 MIN_MULTI_PASSAGE_GAP = 200  # chars between two evidence quotes of one file
-
-_WS_RE = re.compile(r"\s+")
 
 
 def normalize(text: str) -> str:
@@ -59,18 +80,12 @@ def normalize(text: str) -> str:
     forgiven), so a full-width or case variant is a dataset error here, even though
     the evidence-hit metric would accept it.
     """
-    return _WS_RE.sub("", text)
+    return strip_whitespace(text)
 
 
-def load_corpus(corpus_dir: str | Path = DEFAULT_CORPUS) -> dict[str, str]:
-    """Map each corpus file name to its whitespace-free text."""
-    corpus_dir = Path(corpus_dir)
-    corpus = {
-        p.name: normalize(p.read_text(encoding="utf-8"))
-        for p in sorted(corpus_dir.glob("*.txt"))
-    }
-    logger.debug("loaded %d corpus files from %s", len(corpus), corpus_dir)
-    return corpus
+def load_corpus(corpus_dir: str | Path = DEFAULT_CORPUS, split_file: str | Path = DEFAULT_SPLIT_FILE) -> Corpus:
+    """The cleaned articles of every corpus file, and those the split names by id."""
+    return load_article_corpus(corpus_dir, split_file)
 
 
 def load_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -94,16 +109,90 @@ def load_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     return records, problems
 
 
-def _check_record(rec: dict[str, Any], corpus: dict[str, str]) -> list[str]:
+def _row_articles(rec: dict[str, Any]) -> list[str]:
+    """The article ids a row names: ``article`` first, then the rest of ``articles``."""
+    ids = [rec["article"]] if isinstance(rec.get("article"), str) else []
+    extra = rec.get("articles")
+    if isinstance(extra, list):
+        ids += [a for a in extra if isinstance(a, str) and a not in ids]
+    return ids
+
+
+def _check_split_fields(rec: dict[str, Any], corpus: Corpus, where: str, require_split: bool) -> list[str]:
+    problems: list[str] = []
+    if require_split:
+        missing = [f for f in SPLIT_FIELDS if f not in rec]
+        if missing:
+            problems.append(f"{where}: missing field(s) {missing} (--require-split)")
+    article, split = rec.get("article"), rec.get("split")
+    if "article" in rec and (not isinstance(article, str) or article not in corpus.articles):
+        problems.append(f"{where}: article {article!r} is not in split.json")
+    if "split" in rec and split not in SPLITS:
+        problems.append(f"{where}: split must be one of {SPLITS}, not {split!r}")
+    elif "split" in rec and isinstance(article, str) and article in corpus.articles:
+        if corpus.split_of(article) != split:
+            problems.append(f"{where}: split {split!r} but split.json puts {article} in {corpus.split_of(article)!r}")
+    if "articles" in rec:
+        ids = rec["articles"]
+        if not isinstance(ids, list) or len(ids) < 2 or not all(isinstance(a, str) for a in ids):
+            problems.append(f"{where}: articles must be a list of at least two article ids")
+        else:
+            unknown = [a for a in ids if a not in corpus.articles]
+            if unknown:
+                problems.append(f"{where}: articles {unknown} are not in split.json")
+            if isinstance(article, str) and article not in ids:
+                problems.append(f"{where}: articles does not include article {article!r}")
+            splits = {corpus.split_of(a) for a in ids if a in corpus.articles}
+            if len(splits) > 1:
+                problems.append(f"{where}: articles {ids} are in different splits")
+            elif splits and "split" in rec and split not in splits:
+                problems.append(f"{where}: split {split!r} but its articles are {splits.pop()!r}")
+    return problems
+
+
+def _check_optional_fields(rec: dict[str, Any], where: str) -> list[str]:
+    problems: list[str] = []
+    if "history" in rec:
+        history = rec["history"]
+        turns_ok = isinstance(history, list) and bool(history) and all(
+            isinstance(t, dict)
+            and set(t) == {"role", "content"}
+            and t["role"] in HISTORY_ROLES
+            and isinstance(t["content"], str)
+            and t["content"].strip()
+            for t in history
+        )
+        if not turns_ok:
+            problems.append(f"{where}: history must be a non-empty list of {{role: user|assistant, content}} turns")
+    if "near_miss" in rec:
+        if rec["near_miss"] not in NEAR_MISS_KINDS:
+            problems.append(f"{where}: near_miss must be one of {NEAR_MISS_KINDS}, not {rec['near_miss']!r}")
+        if rec.get("type") != "unanswerable":
+            problems.append(f"{where}: near_miss on an answerable item")
+    if "table" in rec and not isinstance(rec["table"], bool):
+        problems.append(f"{where}: table must be true or false")
+    return problems
+
+
+def _quote_home(rec: dict[str, Any], fname: str, quote: str, corpus: Corpus) -> CleanArticle | None:
+    """The cleaned article holding ``quote``: among those the row names, else any of the file."""
+    named = [corpus.articles[a] for a in _row_articles(rec) if a in corpus.articles]
+    candidates = [a for a in named if a.ref.file == fname] if named else corpus.by_file.get(fname, [])
+    return next((a for a in candidates if a.holds(quote)), None)
+
+
+def _check_record(rec: dict[str, Any], corpus: Corpus, require_split: bool = False) -> list[str]:
     where = f"{rec.get('id', '?')} (line {rec['_line']})"
     problems: list[str] = []
 
     missing = [f for f in REQUIRED_FIELDS if f not in rec]
     if missing:
         return [f"{where}: missing field(s) {missing}"]
-    extra = sorted(set(rec) - set(REQUIRED_FIELDS) - {"_line"})
+    extra = sorted(set(rec) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS) - {"_line"})
     if extra:
         problems.append(f"{where}: unexpected field(s) {extra}")
+    problems += _check_split_fields(rec, corpus, where, require_split)
+    problems += _check_optional_fields(rec, where)
 
     rid, question, answer = rec["id"], rec["question"], rec["answer"]
     must, evidence, rtype = rec["must_include"], rec["evidence"], rec["type"]
@@ -140,27 +229,29 @@ def _check_record(rec: dict[str, Any], corpus: dict[str, str]) -> list[str]:
     if not evidence:
         problems.append(f"{where}: no evidence")
 
-    quotes: list[tuple[str, str]] = []  # (file, normalized quote)
+    quotes: list[tuple[str, str]] = []  # (article key, normalized quote)
     for k, ev in enumerate(evidence):
         ew = f"{where} evidence[{k}]"
         if not isinstance(ev, dict) or set(ev) != {"file", "quote"}:
             problems.append(f"{ew}: must be an object with exactly 'file' and 'quote'")
             continue
         fname, quote = ev["file"], ev["quote"]
-        if not isinstance(fname, str) or fname not in corpus:
+        if not isinstance(fname, str) or fname not in corpus.by_file:
             problems.append(f"{ew}: unknown corpus file {fname!r}")
             continue
         if not isinstance(quote, str) or not normalize(quote):
             problems.append(f"{ew}: empty quote")
             continue
         nq = normalize(quote)
-        if nq not in corpus[fname]:
-            problems.append(f"{ew}: quote not found in {fname}: {quote[:40]}…")
-        if not SENTENCE_END_RE.search(nq):
+        home = _quote_home(rec, fname, quote, corpus)
+        if home is None:
+            named = ", ".join(_row_articles(rec)) or fname
+            problems.append(f"{ew}: quote not found in the cleaned text of {named}: {quote[:40]}…")
+        if not rec.get("table") and not SENTENCE_END_RE.search(nq):
             problems.append(f"{ew}: quote does not end a sentence: …{quote[-15:]}")
         if len(nq) > MAX_QUOTE_CHARS:
             problems.append(f"{ew}: quote too long ({len(nq)} chars) for one sentence")
-        quotes.append((fname, nq))
+        quotes.append((f"{fname}#{home.ref.index}" if home else fname, nq))
 
     if rtype == "multi-passage":
         if len(quotes) < 2:
@@ -175,15 +266,42 @@ def _check_record(rec: dict[str, Any], corpus: dict[str, str]) -> list[str]:
     return problems
 
 
-def _passages_apart(quotes: list[tuple[str, str]], corpus: dict[str, str]) -> bool:
-    """True if at least two quotes come from different files or distant spots."""
-    spots = [(f, corpus[f].find(q)) for f, q in quotes]
+def _passages_apart(quotes: list[tuple[str, str]], corpus: Corpus) -> bool:
+    """True if at least two quotes come from different articles or distant spots of one."""
+    texts = {f"{a.ref.file}#{a.ref.index}": a.searchable for arts in corpus.by_file.values() for a in arts}
+    spots = [(key, texts.get(key, "").find(q)) for key, q in quotes]
     for i in range(len(spots)):
         for j in range(i + 1, len(spots)):
-            (fa, pa), (fb, pb) = spots[i], spots[j]
-            if fa != fb or abs(pa - pb) >= MIN_MULTI_PASSAGE_GAP:
+            (ka, pa), (kb, pb) = spots[i], spots[j]
+            if ka != kb or abs(pa - pb) >= MIN_MULTI_PASSAGE_GAP:
                 return True
     return False
+
+
+def _duplicates(records: list[dict[str, Any]]) -> list[str]:
+    """Ids and questions (with the same history) that occur more than once."""
+    ids = Counter(r.get("id") for r in records)
+    problems = [f"duplicate id {i!r} ({n} times)" for i, n in ids.items() if n > 1]
+    questions = Counter(_question_key(r) for r in records)
+    problems += [f"duplicate question {q[:30]!r}" for q, n in questions.items() if n > 1 and q]
+    return problems
+
+
+def _question_key(rec: dict[str, Any]) -> str:
+    """A question as asked: the same follow-up after a different history is another question."""
+    history = rec.get("history")
+    context = json.dumps(history, ensure_ascii=False) if history else ""
+    return normalize(str(rec.get("question", ""))) + context
+
+
+def _counts(records: list[dict[str, Any]], min_total: int, min_unanswerable: int) -> list[str]:
+    problems = []
+    n_unans = sum(1 for r in records if r.get("type") == "unanswerable")
+    if len(records) < min_total:
+        problems.append(f"only {len(records)} items (need >= {min_total})")
+    if n_unans < min_unanswerable:
+        problems.append(f"only {n_unans} unanswerable items (need >= {min_unanswerable})")
+    return problems
 
 
 def validate(
@@ -191,41 +309,79 @@ def validate(
     corpus_dir: str | Path = DEFAULT_CORPUS,
     min_total: int = MIN_TOTAL,
     min_unanswerable: int = MIN_UNANSWERABLE,
+    *,
+    split_file: str | Path = DEFAULT_SPLIT_FILE,
+    require_split: bool = False,
 ) -> list[str]:
     """Return a list of human-readable problems (empty when the dataset is valid)."""
-    corpus = load_corpus(corpus_dir)
-    if not corpus:
+    return validate_many(
+        [path], corpus_dir, min_total, min_unanswerable,
+        split_file=split_file, require_split=require_split, prefix=False,
+    )
+
+
+def validate_many(
+    paths: Sequence[str | Path],
+    corpus_dir: str | Path = DEFAULT_CORPUS,
+    min_total: int = 0,
+    min_unanswerable: int = 0,
+    *,
+    split_file: str | Path = DEFAULT_SPLIT_FILE,
+    require_split: bool = False,
+    prefix: bool = True,
+) -> list[str]:
+    """Problems of several dataset files read as one set: ids unique across all of them.
+
+    ``min_total`` and ``min_unanswerable`` apply to the union. With ``prefix`` every
+    problem found in one file starts with that file's name.
+    """
+    corpus = load_corpus(corpus_dir, split_file)
+    if not corpus.by_file:
         return [f"no corpus files found in {corpus_dir}"]
-    records, problems = load_records(path)
-
-    ids = Counter(r.get("id") for r in records)
-    problems += [f"duplicate id {i!r} ({n} times)" for i, n in ids.items() if n > 1]
-    questions = Counter(normalize(str(r.get("question", ""))) for r in records)
-    problems += [f"duplicate question {q[:30]!r}" for q, n in questions.items() if n > 1 and q]
-
-    for rec in records:
-        problems += _check_record(rec, corpus)
-
-    n_unans = sum(1 for r in records if r.get("type") == "unanswerable")
-    if len(records) < min_total:
-        problems.append(f"only {len(records)} items (need >= {min_total})")
-    if n_unans < min_unanswerable:
-        problems.append(f"only {n_unans} unanswerable items (need >= {min_unanswerable})")
-
-    logger.info("validated %d items from %s: %d problem(s)", len(records), path, len(problems))
+    problems = list(corpus.problems)
+    records: list[dict[str, Any]] = []
+    owners: dict[tuple[str, str], set[str]] = {}  # (what, value) -> files holding it
+    for path in paths:
+        rows, file_problems = load_records(path)
+        file_problems += _duplicates(rows)
+        for rec in rows:
+            file_problems += _check_record(rec, corpus, require_split)
+            for key in (("id", str(rec.get("id"))), ("question", _question_key(rec))):
+                owners.setdefault(key, set()).add(Path(path).name)
+        tag = f"{Path(path).name}: " if prefix else ""
+        problems += [tag + p for p in file_problems]
+        records += rows
+    # What only the union shows: an id or a question in two files.
+    problems += [
+        f"{what} {value[:30]!r} in several files: {sorted(files)}"
+        for (what, value), files in owners.items()
+        if len(files) > 1
+    ]
+    problems += _counts(records, min_total, min_unanswerable)
+    logger.info("validated %d items from %d file(s): %d problem(s)", len(records), len(paths), len(problems))
     return problems
 
 
-def summarize(path: str | Path = DEFAULT_DATASET) -> dict[str, Counter]:
-    """Counts by type and by corpus file (an item counts once per file it cites)."""
-    records, _ = load_records(path)
-    by_type: Counter = Counter(r.get("type") for r in records)
+def summarize(paths: str | Path | Sequence[str | Path] = DEFAULT_DATASET) -> dict[str, Counter]:
+    """Counts by type, file (an item counts once per file it cites), split, near miss and article."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    records = [r for p in paths for r in load_records(p)[0]]
     by_file: Counter = Counter()
     for r in records:
         files = {ev.get("file") for ev in r.get("evidence") or [] if isinstance(ev, dict)}
         for f in files or {"(none)"}:
             by_file[f] += 1
-    return {"total": Counter({"items": len(records)}), "type": by_type, "file": by_file}
+    return {
+        "total": Counter({"items": len(records)}),
+        "type": Counter(r.get("type") for r in records),
+        "file": by_file,
+        "split": Counter(str(r.get("split", "(none)")) for r in records),
+        "near_miss": Counter(
+            str(r.get("near_miss", "(unlabelled)")) for r in records if r.get("type") == "unanswerable"
+        ),
+        "article": Counter(a for r in records for a in _row_articles(r)),
+    }
 
 
 app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
@@ -233,18 +389,37 @@ app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
 
 @app.command()
 def main(
-    path: Annotated[Path, typer.Argument(help="The dataset (JSONL).")] = DEFAULT_DATASET,
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Dataset files (JSONL); read as one set.")] = None,
     corpus: Annotated[Path, typer.Option("--corpus", help="The corpus folder.")] = DEFAULT_CORPUS,
-    min_total: Annotated[int, typer.Option("--min-total", help="Fewest items (heldout.jsonl: 40).")] = MIN_TOTAL,
+    min_total: Annotated[
+        Optional[int], typer.Option("--min-total", help="Fewest items (default 80 for one file, 0 for several).")
+    ] = None,
+    split_file: Annotated[Path, typer.Option("--split-file", help="The tune/test split.")] = DEFAULT_SPLIT_FILE,
+    require_split: Annotated[
+        bool, typer.Option("--require-split", help="Every row must name its article and split.")
+    ] = False,
 ) -> None:
-    """Print a summary of the dataset and its problems; exit 1 when there are any."""
+    """Print a summary of the datasets and their problems; exit 1 when there are any."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    problems = validate(path, corpus, min_total=min_total)
-    summary = summarize(path)
-    typer.echo(f"{path}: {summary['total']['items']} items")
-    typer.echo("by type:")
-    for t in VALID_TYPES:
-        typer.echo(f"  {t:<14} {summary['type'].get(t, 0):>4}")
+    paths = paths or [DEFAULT_DATASET]
+    several = len(paths) > 1
+    total = min_total if min_total is not None else (0 if several else MIN_TOTAL)
+    problems = validate_many(
+        paths, corpus, total, 0 if several else MIN_UNANSWERABLE, split_file=split_file,
+        require_split=require_split, prefix=several,
+    )
+    summary = summarize(paths)
+    typer.echo(f"{', '.join(map(str, paths))}: {summary['total']['items']} items, "
+               f"{len(summary['article'])} articles")
+    for key, title, order in (
+        ("type", "by type", VALID_TYPES),
+        ("split", "by split", (*SPLITS, "(none)")),
+        ("near_miss", "unanswerable by near miss", (*NEAR_MISS_KINDS, "(unlabelled)")),
+    ):
+        typer.echo(f"{title}:")
+        for name in order:
+            if summary[key].get(name) or key == "type":
+                typer.echo(f"  {name:<14} {summary[key].get(name, 0):>4}")
     typer.echo("by file (items citing it):")
     for f, n in sorted(summary["file"].items()):
         typer.echo(f"  {f:<28} {n:>4}")

@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from rag.evaluation.metrics import QUALITY_METRICS
 from rag.evaluation.metrics.latency import timing
 from rag.evaluation.metrics.predictions import Pred
-from rag.evaluation.tables import run_label
+from rag.evaluation.tables import metric_label, run_label
 
 LATENCY_SERIES: tuple[str, ...] = ("total_ms", "retrieve_ms", "generate_ms")
 
@@ -40,7 +40,7 @@ def plot_metrics(metrics: Mapping[str, Any], path: Path) -> Path | None:
     fig = Figure(figsize=(7, 0.4 * len(names) + 1.2))
     ax = fig.add_subplot()
     values = [overall[n] for n in names]
-    bars = ax.barh(names[::-1], values[::-1], color="#4c78a8")
+    bars = ax.barh([metric_label(n) for n in names[::-1]], values[::-1], color="#4c78a8")
     ax.bar_label(bars, labels=[f"{v * 100:.1f}%" for v in values[::-1]], padding=3, fontsize=8)
     ax.set_xlim(0, 1.12)
     ax.set_xlabel("score")
@@ -86,7 +86,7 @@ def plot_runs(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path | None:
         xs = [i + (k - (len(labels) - 1) / 2) * width for i in range(len(names))]
         ax.bar(xs, vals, width=width, label=label)
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
+    ax.set_xticklabels([metric_label(n) for n in names], rotation=35, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_title("Metrics per run")
     ax.legend(fontsize=8)

@@ -55,7 +55,14 @@ app.add_typer(import_app, name="import")
 
 IndexOption = Annotated[Optional[Path], typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./index).")]
 LimitOption = Annotated[Optional[int], typer.Option("--limit", help="Only the first N questions.")]
-DatasetArgument = Annotated[Path, typer.Argument(help="The dataset (JSONL, eval/README.md schema).")]
+DatasetArgument = Annotated[
+    list[Path], typer.Argument(help="The dataset(s) (JSONL, eval/README.md schema); several are read as one set.")
+]
+SplitOption = Annotated[
+    Optional[str],
+    typer.Option("--split", help="Only the rows of this side of the tune/test split (tune or test)."),
+]
+SPLIT_CHOICES = ("tune", "test")
 ImportOutArgument = Annotated[Path, typer.Argument(help="Output folder: corpus/, dataset.jsonl, import.json.")]
 
 
@@ -64,9 +71,18 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _check_dataset(dataset: Path) -> None:
-    if not dataset.is_file():
-        _fail(f"no such dataset: {dataset}", 2)
+def _check_datasets(datasets: list[Path], split: Optional[str]) -> None:
+    for dataset in datasets:
+        if not dataset.is_file():
+            _fail(f"no such dataset: {dataset}", 2)
+    if split is not None and split not in SPLIT_CHOICES:
+        _fail(f"--split must be one of {', '.join(SPLIT_CHOICES)}, not {split!r}", 2)
+
+
+def _run_name(datasets: list[Path], mode: str, k: int, split: Optional[str]) -> str:
+    """The default run folder name: ``dev+heldout-local-k5-test``."""
+    name = f"{'+'.join(d.stem for d in datasets)}-{mode}-k{k}"
+    return f"{name}-{split}" if split else name
 
 
 def _service(index: Optional[Path]) -> RagService:
@@ -90,17 +106,18 @@ def run(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder for reports and the answer cache.")] = None,
     limit: LimitOption = None,
     index: IndexOption = None,
+    split: SplitOption = None,
 ) -> None:
-    """Run a benchmark set through the full pipeline and write metrics and reports (resumable)."""
-    _check_dataset(dataset)
+    """Run benchmark sets through the full pipeline and write metrics and reports (resumable)."""
+    _check_datasets(dataset, split)
     from rag.evaluation.pipeline import run_answer_eval
 
     service = _service(index)
     settings = service.settings
     mode = mode or settings.mode
     k = k or settings.top_k
-    out_dir = out_dir or settings.data_dir / "eval" / f"{dataset.stem}-{mode}-k{k}"
-    run_answer_eval(service, dataset, mode, k, out_dir, limit)
+    out_dir = out_dir or settings.data_dir / "eval" / _run_name(dataset, mode, k, split)
+    run_answer_eval(service, dataset, mode, k, out_dir, limit, split)
     report = out_dir / "report.md"
     if report.exists():
         out.print(Markdown(report.read_text(encoding="utf-8").split("## Per question")[0]))
@@ -113,13 +130,15 @@ def retrieval(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also write retrieval.json here.")] = None,
     limit: LimitOption = None,
     index: IndexOption = None,
+    split: SplitOption = None,
 ) -> None:
     """Retrieval benchmark only: recall@k, MRR@10 and latency of BM25, dense and hybrid."""
-    _check_dataset(dataset)
+    _check_datasets(dataset, split)
     from rag.evaluation.pipeline import retrieval_benchmark
 
-    table = retrieval_benchmark(_service(index), dataset, limit)
-    grid = Table(title=f"retrieval benchmark: {dataset.name}")
+    table = retrieval_benchmark(_service(index), dataset, limit, split)
+    title = ", ".join(d.name for d in dataset) + (f" ({split})" if split else "")
+    grid = Table(title=f"retrieval benchmark: {title}")
     grid.add_column("method")
     for column in RETRIEVAL_COLUMNS:
         grid.add_column(column, justify="right")

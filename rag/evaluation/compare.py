@@ -1,7 +1,8 @@
 """Compare two evaluation runs: metrics side by side, and the questions that changed.
 
 Why: a change to chunking, retrieval or the prompt is judged by what it does to the
-numbers *and* to individual questions — an unchanged average can hide five fixed
+numbers *and* to individual questions; a ``tune`` run against a ``test`` run of the
+same config shows the generalisation gap (B − A per metric) — an unchanged average can hide five fixed
 and five newly broken answers. Both runs are read from their folders
 (``metrics.json`` and ``per_question.jsonl`` written by :mod:`rag.evaluation.report`).
 The result is Markdown, which ``rich.markdown.Markdown`` renders in a terminal.
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.evaluation.metrics import LOWER_IS_BETTER
-from rag.evaluation.tables import flat_metrics, fmt, is_rate, run_label
+from rag.evaluation.tables import flat_metrics, fmt, is_rate, metric_label, run_label
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,18 @@ def changed_questions(
     return out
 
 
+def _split(metrics: Mapping[str, Any]) -> str | None:
+    return ((metrics.get("run") or {}).get("config") or {}).get("split")
+
+
+def _gap_note(ma: Mapping[str, Any], mb: Mapping[str, Any]) -> list[str]:
+    """A line saying that Δ is the tune/test gap when A and B ran different splits."""
+    a, b = _split(ma), _split(mb)
+    if not a or not b or a == b:
+        return []
+    return [f"A ran the `{a}` split and B the `{b}` split: Δ is the {a}/{b} gap (no question is in both).", ""]
+
+
 def compare_runs(run_a_dir: str | Path, run_b_dir: str | Path) -> str:
     """Markdown: metric table A | B | delta (▲ better, ▼ worse), then changed questions."""
     ma, ra = load_run(run_a_dir)
@@ -101,6 +114,7 @@ def compare_runs(run_a_dir: str | Path, run_b_dir: str | Path) -> str:
         f"Questions: A {ma.get('n_questions')} ({ma.get('n_errors')} errors), "
         f"B {mb.get('n_questions')} ({mb.get('n_errors')} errors)",
         "",
+        *_gap_note(ma, mb),
         "| metric | A | B | Δ (B − A) |",
         "| --- | ---: | ---: | ---: |",
     ]
@@ -109,7 +123,7 @@ def compare_runs(run_a_dir: str | Path, run_b_dir: str | Path) -> str:
         if a is None and b is None:
             continue
         pct = is_rate(name)
-        lines.append(f"| {name} | {fmt(a, pct)} | {fmt(b, pct)} | {_delta(name, a, b)} |")
+        lines.append(f"| {metric_label(name)} | {fmt(a, pct)} | {fmt(b, pct)} | {_delta(name, a, b)} |")
 
     changed = changed_questions(ra, rb)
     lines += ["", f"### Questions whose outcome changed ({len(changed)})", ""]

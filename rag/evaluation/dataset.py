@@ -5,16 +5,22 @@ CRUD-RAG) carry optional keys of their own (``answer_alternatives``, ``source``,
 ``history``), and every metric must tolerate a row that lacks a key. The accessors
 below are the one place that knows how a row spells its evidence and its type; the
 schema is documented in eval/README.md.
+
+Several files read as one set (``dev.jsonl heldout.jsonl fresh.jsonl``) keep ids
+unique across all of them; a ``split`` filter keeps the rows of one side of the
+tune/test split (rows without a ``split`` belong to neither).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 UNANSWERABLE = "unanswerable"
+SPLITS: tuple[str, ...] = ("tune", "test")
+NO_NEAR_MISS = "(unlabelled)"
 
 Item = Mapping[str, Any]
 
@@ -39,6 +45,44 @@ def load_dataset(path: str | Path) -> list[dict[str, Any]]:
             seen.add(row["id"])
             items.append(row)
     return items
+
+
+def load_datasets(paths: str | Path | Sequence[str | Path], split: str | None = None) -> list[dict[str, Any]]:
+    """Read one or several JSONL datasets in order; ids unique across all; keep one split.
+
+    ``split`` (``tune``/``test``) keeps only the rows of that split; rows without a
+    ``split`` are dropped then, since nobody knows which side they are on.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    items: list[dict[str, Any]] = []
+    origin: dict[str, Path] = {}
+    for path in paths:
+        for row in load_dataset(path):
+            if row["id"] in origin:
+                raise ValueError(f"{path}: id {row['id']!r} is also in {origin[row['id']]}")
+            origin[row["id"]] = Path(path)
+            items.append(row)
+    return list(in_split(items, split)) if split else items
+
+
+def in_split(items: Iterable[dict[str, Any]], split: str) -> Iterable[dict[str, Any]]:
+    return (row for row in items if row.get("split") == split)
+
+
+def item_split(item: Item) -> str | None:
+    """The row's side of the tune/test split, None when it has none."""
+    split = item.get("split")
+    return str(split) if split else None
+
+
+def near_miss(item: Item) -> str | None:
+    """The near-miss kind of an unanswerable row (``(unlabelled)`` when absent); None when answerable."""
+    if is_answerable(item):
+        return None
+    return str(item.get("near_miss") or NO_NEAR_MISS)
 
 
 def is_answerable(item: Item) -> bool:

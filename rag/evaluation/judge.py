@@ -1,5 +1,6 @@
 """Optional LLM-as-judge: an OpenAI-compatible model scores an answer 0 / 0.5 / 1
-against the dataset's reference answer.
+against the dataset's reference answer, and says whether a cited passage supports
+the sentence citing it.
 
 Why a judge at all: key facts check that the right strings are there, not that the
 answer is right; for questions without key facts the judge is the only correctness
@@ -8,7 +9,13 @@ signal. Why optional and separate from the metrics: it needs a network endpoint
 scores are computed once at run time and cached with the prediction, and the
 metrics only average them (:func:`rag.evaluation.metrics.answers.judge_mean`).
 
-The prompt is ``templates/judge.txt``.
+The second verdict serves the independent citation metric
+(:func:`rag.evaluation.metrics.citations.evidence_citation_counts`): a cited passage
+that does not hold the item's evidence quote may still back the sentence (the same
+fact in another article); only a separate judge, never the answer-time checker,
+may say so.
+
+The prompts are ``templates/judge.txt`` and ``templates/judge_citation.txt``.
 """
 
 from __future__ import annotations
@@ -46,20 +53,39 @@ class JudgeSettings(BaseSettings):
         return bool(self.judge_base_url and self.judge_model)
 
 
-@lru_cache(maxsize=1)
-def _template() -> jinja2.Template:
+@lru_cache(maxsize=2)
+def _template(name: str = "judge.txt") -> jinja2.Template:
     # A prompt is plain text: no HTML escaping of the answer being judged.
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("rag.evaluation", "templates"),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
     )
-    return env.get_template("judge.txt")
+    return env.get_template(name)
 
 
 def judge_prompt(question: str, reference: str, answer: str) -> str:
     """The judge's user message for one answer."""
     return _template().render(question=question, reference=reference, answer=answer)
+
+
+def citation_prompt(claim: str, passage: str) -> str:
+    """The judge's user message for one cited passage and the sentence(s) citing it."""
+    return _template("judge_citation.txt").render(claim=claim, passage=passage)
+
+
+def parse_citation_reply(text: str) -> bool | None:
+    """Read ``{"supported": true|false, ...}`` from a judge reply (tolerates prose around it)."""
+    m = re.search(r"\{.*\}", text or "", re.S)
+    if m:
+        try:
+            value = json.loads(m.group(0))["supported"]
+            if isinstance(value, bool):
+                return value
+        except (ValueError, KeyError, TypeError):
+            pass
+    m = re.search(r"supported\"?\s*[:：=]\s*(true|false)", text or "", re.I)
+    return m.group(1).lower() == "true" if m else None
 
 
 def parse_judge_reply(text: str) -> tuple[float, str] | None:
@@ -104,19 +130,29 @@ class Judge:
         with something unreadable: a judge outage must not turn into zeros. Any
         other exception is a bug and propagates.
         """
+        text = self._reply(judge_prompt(question, reference, answer))
+        parsed = parse_judge_reply(text) if text is not None else None
+        if text is not None and parsed is None:
+            logger.warning("unreadable judge reply: %r", text[:200])
+        return parsed[0] if parsed else None
+
+    def supports(self, claim: str, passage: str) -> bool | None:
+        """Does ``passage`` back the facts of ``claim``? None on a failing endpoint or an unreadable reply."""
+        text = self._reply(citation_prompt(claim, passage))
+        verdict = parse_citation_reply(text) if text is not None else None
+        if text is not None and verdict is None:
+            logger.warning("unreadable citation verdict: %r", text[:200])
+        return verdict
+
+    def _reply(self, prompt: str) -> str | None:
         try:
             resp = self.client.chat.completions.create(
                 model=self.model,
-                messages=[{"role": "user", "content": judge_prompt(question, reference, answer)}],
+                messages=[{"role": "user", "content": prompt}],
                 temperature=0,
                 max_tokens=MAX_REPLY_TOKENS,
             )
         except APIError:
             logger.warning("judge call failed", exc_info=True)
             return None
-        text = resp.choices[0].message.content or ""
-        parsed = parse_judge_reply(text)
-        if parsed is None:
-            logger.warning("unreadable judge reply: %r", text[:200])
-            return None
-        return parsed[0]
+        return resp.choices[0].message.content or ""

@@ -8,11 +8,11 @@ passages so recall@10 and MRR@10 can be computed whatever ``k`` the answer used.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.evaluation.dataset import is_answerable, load_dataset
+from rag.evaluation.dataset import is_answerable, load_datasets
 from rag.evaluation.metrics.latency import percentile
 from rag.evaluation.metrics.retrieval import RECALL_KS, mrr_at_10, recall_at_k
 from rag.evaluation.runner import run_eval
@@ -59,15 +59,27 @@ def run_config(service: RagService, mode: str, k: int) -> dict[str, Any]:
 
 
 def run_answer_eval(
-    service: RagService, dataset: Path, mode: str, k: int, out_dir: Path, limit: int | None = None
+    service: RagService,
+    dataset: Path | Sequence[Path],
+    mode: str,
+    k: int,
+    out_dir: Path,
+    limit: int | None = None,
+    split: str | None = None,
 ) -> dict[str, Any]:
-    """Answer every question of ``dataset`` with the service, score and report the run."""
-    return run_eval(dataset, answer_predictor(service, mode, k), run_config(service, mode, k), out_dir, limit)
+    """Answer every question of ``dataset`` (one file or several; one split or all) and report the run.
+
+    Follow-up rows pass their ``history`` to :meth:`RagService.ask`, as a client would.
+    """
+    predict = answer_predictor(service, mode, k)
+    return run_eval(dataset, predict, run_config(service, mode, k), out_dir, limit, split=split)
 
 
-def retrieval_benchmark(service: RagService, dataset: Path, limit: int | None = None) -> dict[str, dict[str, Any]]:
+def retrieval_benchmark(
+    service: RagService, dataset: Path | Sequence[Path], limit: int | None = None, split: str | None = None
+) -> dict[str, dict[str, Any]]:
     """Recall@1/3/5/10, MRR@10 and latency for BM25 alone, dense alone and hybrid, side by side."""
-    items = [row for row in load_dataset(dataset) if is_answerable(row) and row.get("evidence")]
+    items = [row for row in load_datasets(dataset, split) if is_answerable(row) and row.get("evidence")]
     if limit:
         items = items[:limit]
     table: dict[str, dict[str, Any]] = {}

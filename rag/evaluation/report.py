@@ -24,7 +24,18 @@ from rag.evaluation.charts import plot_latency, plot_metrics
 from rag.evaluation.dataset import Item
 from rag.evaluation.metrics import question_outcome
 from rag.evaluation.metrics.predictions import Pred
-from rag.evaluation.tables import PER_TYPE_COLUMNS, citations_cell, flat_metrics, fmt, is_rate, pass_cell
+from rag.evaluation.dataset import NO_NEAR_MISS
+from rag.evaluation.tables import (
+    PER_TYPE_COLUMNS,
+    citations_cell,
+    evidence_cell,
+    flat_metrics,
+    fmt,
+    group_rows,
+    is_rate,
+    metric_label,
+    pass_cell,
+)
 from rag.verify.support import SUPPORT_THRESHOLD
 
 logger = logging.getLogger(__name__)
@@ -60,14 +71,16 @@ def _environment() -> jinja2.Environment:
 def _row_view(row: Mapping[str, Any]) -> dict[str, Any]:
     """A per-question row as both reports show it."""
     passed = row.get("passed")
+    kind = row.get("near_miss")
     return {
         "id": row.get("id"),
-        "type": row.get("type"),
+        "type": f"{row.get('type')} · {kind}" if kind and kind != NO_NEAR_MISS else row.get("type"),
         "question": row.get("question"),
         "expected": row.get("expected"),
         "answer": row.get("answer"),
         "error": row.get("error") or "",
         "citations": citations_cell(row),
+        "cited_evidence": evidence_cell(row),
         "hit_rank": row.get("hit_rank") or "–",
         "key_fact": fmt(row.get("key_fact")),
         "refused": fmt(row.get("refused")),
@@ -82,11 +95,10 @@ def _context(metrics: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> d
         "run": run,
         "config": json.dumps(run.get("config", {}), ensure_ascii=False, sort_keys=True),
         "metrics": metrics,
-        "flat": [(name, fmt(value, pct=is_rate(name))) for name, value in flat_metrics(metrics).items()],
-        "per_type_columns": PER_TYPE_COLUMNS,
-        "per_type": [
-            (t, m.get("n"), [fmt(m.get(c)) for c in PER_TYPE_COLUMNS]) for t, m in (metrics.get("per_type") or {}).items()
-        ],
+        "flat": [(metric_label(name), fmt(value, pct=is_rate(name))) for name, value in flat_metrics(metrics).items()],
+        "per_type_columns": [metric_label(c) for c in PER_TYPE_COLUMNS],
+        "per_type": group_rows(metrics),
+        "per_split": group_rows(metrics, (("per_split", "{}"),)),
         "rows": [_row_view(r) for r in rows],
     }
 

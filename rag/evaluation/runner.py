@@ -17,16 +17,17 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from rag.evaluation.dataset import is_answerable, load_dataset
+from rag.evaluation.dataset import is_answerable, load_datasets
 from rag.evaluation.judge import Judge, JudgeSettings
 from rag.evaluation.metrics import compute_metrics
+from rag.evaluation.metrics.citations import JUDGED_KEY, citations_to_judge
 from rag.evaluation.report import write_report
 from rag.verify.support import SUPPORT_THRESHOLD
 
@@ -81,14 +82,29 @@ def _predict_one(predict: Predict, item: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def _judge(record: dict[str, Any], item: Mapping[str, Any], judge: Judge) -> None:
+def _judge(record: dict[str, Any], item: Mapping[str, Any], judge: Judge) -> bool:
+    """Add the judge's missing verdicts to a cached record; True when something was added.
+
+    Two verdicts: the answer's score against the reference, and, for cited passages
+    that hold no evidence quote, whether they support the sentences citing them
+    (stored only when every such passage got a verdict, so an outage is retried).
+    """
     pred = record.get("prediction") or {}
     answer = pred.get("answer")
-    if not isinstance(answer, str) or not is_answerable(item) or not item.get("answer"):
-        return
-    score = judge.score(item["question"], str(item["answer"]), answer)
-    if score is not None:
-        pred["judge_score"] = score
+    if not isinstance(answer, str) or not is_answerable(item):
+        return False
+    added = False
+    if item.get("answer") and "judge_score" not in pred:
+        score = judge.score(item["question"], str(item["answer"]), answer)
+        if score is not None:
+            pred["judge_score"] = score
+            added = True
+    pending = citations_to_judge(item, pred) if JUDGED_KEY not in pred else []
+    verdicts = {str(n): judge.supports(claim, text) for n, claim, text in pending}
+    if pending and all(v is not None for v in verdicts.values()):
+        pred[JUDGED_KEY] = verdicts
+        added = True
+    return added
 
 
 def _resolve_judge(judge: Judge | bool | None) -> Judge | None:
@@ -117,7 +133,7 @@ def record_to_prediction(record: Mapping[str, Any] | None) -> dict[str, Any] | N
 
 
 def run_eval(
-    dataset_path: str | Path,
+    dataset_path: str | Path | Sequence[str | Path],
     predict: Predict,
     config: dict[str, Any],
     out_dir: Path,
@@ -127,9 +143,15 @@ def run_eval(
     threshold: float = SUPPORT_THRESHOLD,
     retry_errors: bool = True,
     progress: bool = True,
+    split: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``predict`` on a dataset; returns the metrics (also in ``metrics.json``).
 
+    ``dataset_path`` is one JSONL file or several read as one set (ids unique
+    across them); ``split`` (``tune``/``test``) keeps only that split's rows (rows
+    without a ``split`` are left out then). The split is recorded in the run config
+    but not hashed into the cache key: a prediction does not depend on which split
+    asked for it, so tune and test runs into one folder share their cache.
     ``predict`` receives the dataset row and returns the pipeline's answer object
     (``rag ask --json`` plus ``retrieved``). ``config`` describes the run (mode, k,
     model, index manifest...) and picks the cache file. ``limit`` keeps the first N
@@ -140,7 +162,8 @@ def run_eval(
     ``per_question.jsonl``, ``config.json`` and ``charts/*.png``.
     """
     out_dir = Path(out_dir)
-    items = load_dataset(dataset_path)
+    paths = [dataset_path] if isinstance(dataset_path, str | Path) else list(dataset_path)
+    items = load_datasets(paths, split)
     if limit is not None:
         items = items[:limit]
     chash = config_hash(config)
@@ -158,7 +181,7 @@ def run_eval(
     todo = [i for i in items if not done(i["id"])]
     logger.info(
         "eval %s: %d questions, %d cached, %d to run (cache %s)",
-        dataset_path, len(items), len(items) - len(todo), len(todo), cache_path,
+        ", ".join(map(str, paths)), len(items), len(items) - len(todo), len(todo), cache_path,
     )
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc="eval", unit="q", disable=not progress)
     try:
@@ -176,17 +199,17 @@ def run_eval(
     if scorer is not None:
         for item in items:
             rec = cache.get(item["id"])
-            if rec and "prediction" in rec and "judge_score" not in rec["prediction"]:
-                _judge(rec, item, scorer)
-                if "judge_score" in rec["prediction"]:
-                    _append(cache_path, rec)
+            if rec and "prediction" in rec and _judge(rec, item, scorer):
+                _append(cache_path, rec)
 
     records = [cache.get(i["id"]) for i in items]
     preds = [record_to_prediction(r) for r in records]
     result = compute_metrics(items, preds, threshold)
     result["run"] = {
-        "dataset": str(dataset_path),
-        "config": config,
+        "dataset": ", ".join(map(str, paths)),
+        "datasets": [str(p) for p in paths],
+        "split": split,
+        "config": {**config, "split": split} if split else config,
         "config_hash": chash,
         "limit": limit,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -36,6 +36,14 @@ def test_a_missing_dataset_is_a_usage_error(args: tuple[str, ...]) -> None:
     assert code == 2 and "no such dataset: nosuch.jsonl" in output
 
 
+@pytest.mark.parametrize("command", ["run", "retrieval"])
+def test_several_datasets_and_a_split_are_checked_before_the_index_loads(command: str) -> None:
+    code, output = invoke(command, str(DEV_SET), "nosuch.jsonl", "--split", "test")
+    assert code == 2 and "no such dataset: nosuch.jsonl" in output
+    code, output = invoke(command, str(DEV_SET), "--split", "dev")
+    assert code == 2 and "--split must be one of tune, test" in output
+
+
 def test_compare_writes_a_chart(runs: tuple[Path, Path], tmp_path: Path) -> None:
     chart = tmp_path / "modes.png"
     code, output = invoke("compare", str(runs[0]), str(runs[1]), "--chart", str(chart))

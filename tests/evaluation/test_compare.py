@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rag.evaluation.compare import changed_questions, compare_runs
@@ -27,3 +28,14 @@ def test_changed_questions_ignores_unchanged() -> None:
     row = {"key_fact": True, "refused": False, "passed": True}
     assert changed_questions({"a": row}, {"a": dict(row)}) == []
     assert [q for q, _, _ in changed_questions({"a": row}, {"a": dict(row, error="x")})] == ["a"]
+
+
+def test_compare_of_a_tune_and_a_test_run_names_the_gap(runs: tuple[Path, Path]) -> None:
+    for run, split in zip(runs, ("tune", "test"), strict=True):
+        metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+        metrics["run"]["config"]["split"] = split
+        (run / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    md = compare_runs(*runs)
+    assert "A: local tune" in md and "B: extractive test" in md
+    assert "A ran the `tune` split and B the `test` split: Δ is the tune/test gap" in md
+    assert "| citation support (checker rule) |" in md

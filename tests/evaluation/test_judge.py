@@ -9,7 +9,14 @@ import httpx
 import openai
 import pytest
 
-from rag.evaluation.judge import Judge, JudgeSettings, judge_prompt, parse_judge_reply
+from rag.evaluation.judge import (
+    Judge,
+    JudgeSettings,
+    citation_prompt,
+    judge_prompt,
+    parse_citation_reply,
+    parse_judge_reply,
+)
 
 
 class FakeClient:
@@ -72,3 +79,15 @@ def test_judge_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     judge = Judge.from_settings(s)
     assert judge is not None and judge.model == "qwen"
     assert isinstance(judge.client, openai.OpenAI)
+
+
+def test_citation_verdicts() -> None:
+    assert parse_citation_reply('{"supported": true, "reason": "有依据"}') is True
+    assert parse_citation_reply('supported: false') is False
+    assert parse_citation_reply('{"supported": "maybe"}') is None
+    prompt = citation_prompt("净流入170亿美元[1]。", "<p>段落</p>")
+    assert prompt.endswith("回答句子：净流入170亿美元[1]。\n引用段落：<p>段落</p>")
+    assert Judge(FakeClient('{"supported": true}'), "j").supports("句子", "段落") is True
+    down = openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+    assert Judge(FakeClient(down), "j").supports("句子", "段落") is None
+    assert Judge(FakeClient("不知道"), "j").supports("句子", "段落") is None

@@ -36,9 +36,11 @@ class FakeService:
             pipeline="p1",
         )
         self.searches: list[tuple[str, int | None, str]] = []
+        self.asked: list[tuple[str, list[dict] | None]] = []
 
     def ask(self, question: str, history: list[dict] | None = None, k: int | None = None,
             mode: str | None = None) -> Answer:
+        self.asked.append((question, history))
         cited = Citation(text=PASSAGE_BLACKSTONE, file="a.txt", title="", section="", score=0.9, chunk_id="a.txt",
                          n=1, highlight="", highlight_spans=[])
         return Answer(
@@ -86,6 +88,22 @@ def test_retrieval_benchmark_scores_each_method(tmp_path: Path) -> None:
     assert [m for _, _, m in service.searches] == ["bm25", "dense", "hybrid"]  # the answerable question only
     assert table["hybrid"]["recall@1"] == 0.0 and table["hybrid"]["recall@3"] == 1.0
     assert table["hybrid"]["mrr@10"] == 0.5 and table["hybrid"]["questions"] == 1
+
+
+def test_answer_eval_of_one_split_passes_follow_up_history(tmp_path: Path) -> None:
+    history = [{"role": "user", "content": "黑石二季度LP净流入多少？"}, {"role": "assistant", "content": "170亿美元。"}]
+    rows = [
+        {"id": "1", "question": "同比呢？", "type": "numeric", "split": "test", "history": history,
+         "must_include": ["170亿美元"], "evidence": [{"quote": "资金净流入额为 170 亿美元"}]},
+        {"id": "2", "question": "会议在哪？", "type": "factoid", "split": "tune", "must_include": ["北京"]},
+    ]
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    service = FakeService()
+    metrics = run_answer_eval(service, [dataset], "extractive", 5, tmp_path / "run", split="test")  # type: ignore[arg-type]
+    assert service.asked == [("同比呢？", history)]
+    assert metrics["run"]["config"]["split"] == "test" and metrics["n_questions"] == 1
+    assert metrics["overall"]["evidence_citation_precision"] == 1.0
 
 
 @pytest.mark.slow

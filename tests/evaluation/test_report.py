@@ -31,7 +31,11 @@ def test_markdown_tables(tmp_path: Path, make_pred: Any) -> None:
     assert "![metrics](charts/metrics.png)" in md
     assert "| x1 | factoid |" in md and "PASS" in md
     assert "- config: `{\"k\": 5, \"mode\": \"local\"}`" in md
-    assert "| x2 | unanswerable | 火星？ |  | 资料中没有相关信息。 |  | – | – | yes | PASS |" in md
+    assert "| x2 | unanswerable | 火星？ |  | 资料中没有相关信息。 |  | – | – | – | yes | PASS |" in md
+    assert "| [1] f1.txt | 1/1 | 1 | yes | no | PASS |" in md  # the cited passage holds the evidence
+    assert "| citation support (checker rule) | 100.0% |" in md and "| citation_precision |" not in md
+    assert "| evidence_citation_precision | 100.0% |" in md
+    assert "## Per split" not in md  # no row has a split
 
 
 def test_html_escaped_and_self_contained(tmp_path: Path, make_pred: Any) -> None:
@@ -60,3 +64,23 @@ def test_error_rows_show_the_error(tmp_path: Path) -> None:
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert '<span class="small">RuntimeError: &lt;down&gt;</span>' in page and ">FAIL</td>" in page
     assert "| e | factoid | q |  | RuntimeError: <down> |" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_near_miss_kinds_and_splits_have_rows(tmp_path: Path, make_pred: Any) -> None:
+    items = [
+        {"id": "a", "type": "factoid", "question": "q", "must_include": ["x"], "split": "tune"},
+        {"id": "b", "type": "unanswerable", "question": "q2", "near_miss": "sibling_entity", "split": "test"},
+        {"id": "c", "type": "unanswerable", "question": "q3", "near_miss": "other_period", "split": "test"},
+    ]
+    preds = [make_pred("x"), make_pred("抱歉", refused=True), make_pred("编的", refused=False)]
+    metrics = compute_metrics(items, preds)
+    metrics["run"] = {"dataset": "d.jsonl", "split": "test", "config": {"mode": "local", "split": "test"}}
+    write_report(tmp_path, items, preds, metrics)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "- dataset: `d.jsonl`, split `test`" in md
+    assert "| unanswerable | 2 |" in md
+    assert "| unanswerable · other_period | 1 |" in md and "| unanswerable · sibling_entity | 1 |" in md
+    assert "## Per split" in md and "| test | 2 |" in md and "| tune | 1 |" in md
+    assert "| b | unanswerable · sibling_entity | q2 |" in md
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Per split</h2>" in page and "<td>unanswerable · other_period</td>" in page

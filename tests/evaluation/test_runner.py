@@ -193,3 +193,54 @@ def test_record_to_prediction_fills_total_from_wall_clock() -> None:
     assert record_to_prediction({"id": "a", "error": "boom"}) == {"error": "boom"}
     pred = record_to_prediction({"id": "a", "prediction": {"answer": "x", "timings": {}}, "wall_ms": 12.5})
     assert pred == {"answer": "x", "timings": {"total_ms": 12.5}}
+
+
+def test_a_split_of_several_files_is_run_and_recorded(tmp_path: Path) -> None:
+    tune, test = tmp_path / "tune.jsonl", tmp_path / "test.jsonl"
+    tune.write_text(json.dumps({**ROWS[0], "split": "tune"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    test.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in ({**ROWS[1], "split": "test"}, ROWS[2])), encoding="utf-8"
+    )
+    asked: list[str] = []
+
+    def predict(item: dict[str, Any]) -> dict[str, Any]:
+        asked.append(item["id"])
+        return fake_predict(item)
+
+    out = tmp_path / "run"
+    m = run_eval([tune, test], predict, {"mode": "test", "k": 5}, out, split="test", progress=False)
+    assert asked == ["q2"]  # q3 has no split: in neither side
+    assert m["n_questions"] == 1 and set(m["per_split"]) == {"test"}
+    assert m["run"]["split"] == "test" and m["run"]["datasets"] == [str(tune), str(test)]
+    assert json.loads((out / "config.json").read_text(encoding="utf-8")) == {"mode": "test", "k": 5, "split": "test"}
+    # The split is recorded, not hashed: the tune run in the same folder reuses the cache file.
+    m = run_eval([tune, test], predict, {"mode": "test", "k": 5}, out, split="tune", progress=False)
+    assert asked == ["q2", "q1"] and m["per_split"]["tune"]["key_fact_accuracy"] == 1.0
+    assert [p.name for p in (out / "cache").iterdir()] == [f"{config_hash({'mode': 'test', 'k': 5})}.jsonl"]
+    m = run_eval([tune, test], predict, {"mode": "test", "k": 5}, out, progress=False)
+    assert asked == ["q2", "q1", "q3"] and set(m["per_split"]) == {"tune", "test"}
+
+
+def test_judge_may_accept_a_cited_passage_without_the_evidence(dataset: Path, tmp_path: Path) -> None:
+    def predict(item: dict[str, Any]) -> dict[str, Any]:
+        pred = fake_predict(item)
+        for c in pred["citations"]:
+            c["text"] = PASSAGE_MEETING if item["id"] == "q1" else c["text"]  # q1 cites a passage without its quote
+        return pred
+
+    prompts: list[str] = []
+
+    def create(**kw: Any) -> Any:
+        prompts.append(kw["messages"][0]["content"])
+        reply = '{"supported": false}' if "引用段落" in prompts[-1] else '{"score": 1}'
+        return SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content=reply))])
+
+    judge = Judge(SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create))), "j")
+    out = tmp_path / "run"
+    m = run_eval(dataset, predict, {"mode": "test"}, out, judge=judge, progress=False)
+    cited = [p for p in prompts if "引用段落" in p]
+    assert len(cited) == 1 and "170亿美元[1]" in cited[0] and "中央经济工作会议" in cited[0]
+    assert m["overall"]["evidence_citation_precision"] == 0.5  # q2's passage holds its quote, q1's does not
+    assert m["overall"]["citation_precision"] == 0.5  # the checker rule agrees here, by its own reasoning
+    run_eval(dataset, predict, {"mode": "test"}, out, judge=judge, progress=False)
+    assert len(prompts) == 3  # verdicts are cached with the prediction

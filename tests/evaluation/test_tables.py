@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.evaluation.tables import citations_cell, flat_metrics, fmt, is_rate, pass_cell, run_label
+from rag.evaluation.tables import citations_cell, evidence_cell, flat_metrics, fmt, is_rate, metric_label, pass_cell, run_label
 
 
 def test_fmt() -> None:
@@ -35,8 +35,16 @@ def test_run_label() -> None:
     assert run_label(Path("runs/x"), {"run": {"config": {"mode": "local", "k": 5}}}) == "local k=5"
     assert run_label(Path("runs/x"), {"run": {"config": {"mode": "local"}}}) == "local"
     assert run_label(Path("runs/x"), {}) == "x"
+    assert run_label(Path("runs/x"), {"run": {"config": {"mode": "local", "k": 5, "split": "test"}}}) == "local k=5 test"
+
+
+def test_metric_labels_keep_the_checker_rule_apart() -> None:
+    assert metric_label("citation_precision") == "citation support (checker rule)"
+    assert metric_label("evidence_citation_precision") == "evidence_citation_precision"
 
 
 def test_cells() -> None:
     assert citations_cell({"citations": [{"n": 1, "file": "a.txt"}, {"n": 2, "file": None}]}) == "[1] a.txt; [2]"
     assert [pass_cell(p) for p in (True, False, None)] == ["PASS", "FAIL", "–"]
+    assert evidence_cell({"evidence_citations": 1, "evidence_citations_total": 2}) == "1/2"
+    assert evidence_cell({"evidence_citations": 0, "evidence_citations_total": 0}) == "–"

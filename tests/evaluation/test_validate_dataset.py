@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from tests.evaluation.validator import CORPUS, DATASETS, REPO_ROOT, load_validator
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DATASET = REPO_ROOT / "eval" / "datasets" / "dev.jsonl"
-CORPUS = REPO_ROOT / "data" / "corpus"
+DATASET = DATASETS / "dev.jsonl"
 
-
-def _load_validator():
-    # eval/ is not a package; load the module straight from its file.
-    path = REPO_ROOT / "eval" / "validate_dataset.py"
-    spec = importlib.util.spec_from_file_location("eval_validate_dataset", path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
-vd = _load_validator()
+vd = load_validator()
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +131,86 @@ def test_command_line_exit_codes(tmp_path):
     bad.write_text(json.dumps(_item(type="trivia"), ensure_ascii=False), encoding="utf-8")
     failed = CliRunner().invoke(vd.app, [str(bad), "--corpus", str(CORPUS), "--min-total", "1"])
     assert failed.exit_code == 1 and "invalid type" in failed.output
+
+
+# --- the split fields, follow-ups, near misses, tables, several files ---------------
+
+FILE_003 = "003_a725a1633d20dd26.txt"
+FILE_004 = "004_c5b0c1dfd4c407be.txt"
+TABLE_ROW = "2023年-3.7 -6.97 -11.38 -13.54 -19.41 -11.73 -11.24 14.92"  # A44, the index table
+
+
+def _unanswerable(**overrides) -> dict:
+    item = {"id": "t-002", "question": "盛景嘉成管理多少基金？", "answer": "", "must_include": [], "evidence": [],
+            "type": "unanswerable", "article": "A00", "split": "tune", "near_miss": "not_stated"}
+    item.update(overrides)
+    return item
+
+
+def test_validator_accepts_the_new_fields(tmp_path):
+    history = [{"role": "user", "content": "盛景嘉成的创始合伙人是谁？"}, {"role": "assistant", "content": "刘昊飞。"}]
+    table = _item(id="t-003", question="2023年沪深300跌了多少？", answer="-11.38%", must_include=["-11.38"],
+                  evidence=[{"file": FILE_004, "quote": TABLE_ROW}], type="numeric",
+                  article="A44", split="tune", table=True)
+    items = [_item(article="A00", split="tune", history=history), _unanswerable(), table]
+    assert _problems(tmp_path, items) == []
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"article": "A99"}, "not in split.json"),
+        ({"article": "A00", "split": "test"}, "split.json puts A00 in 'tune'"),
+        ({"article": "A00", "split": "dev"}, "split must be one of"),
+        ({"article": "A01", "split": "tune"}, "not found in the cleaned text of A01"),  # the quote is in A00
+        ({"article": "A00", "articles": ["A00", "A04"]}, "different splits"),  # A04 is test
+        ({"article": "A00", "articles": ["A01", "A02"]}, "does not include article"),
+        ({"history": [{"role": "user"}]}, "history must be"),
+        ({"history": [{"role": "system", "content": "x"}]}, "history must be"),
+        ({"near_miss": "not_stated"}, "near_miss on an answerable item"),
+        ({"table": "yes"}, "table must be true or false"),
+        ({"evidence": [{"file": FILE_004, "quote": TABLE_ROW}]}, "end a sentence"),  # a table row, not marked
+        # A caption the cleaner drops: in the raw file, never in a retrieved passage.
+        ({"evidence": [{"file": FILE_003, "quote": "图为青岛虚拟现实共享中心。"}]}, "not found in the cleaned text"),
+    ],
+)
+def test_validator_flags_bad_new_fields(tmp_path, overrides, fragment):
+    problems = _problems(tmp_path, [_item(**overrides)])
+    assert any(fragment in p for p in problems), problems
+
+
+def test_near_miss_kind_must_be_known(tmp_path):
+    problems = _problems(tmp_path, [_unanswerable(near_miss="other_company")])
+    assert any("near_miss must be one of" in p for p in problems), problems
+
+
+def test_require_split_makes_article_and_split_mandatory(tmp_path):
+    path = tmp_path / "ds.jsonl"
+    path.write_text(json.dumps(_item(), ensure_ascii=False), encoding="utf-8")
+    assert vd.validate(path, CORPUS, min_total=1, min_unanswerable=0) == []
+    problems = vd.validate(path, CORPUS, min_total=1, min_unanswerable=0, require_split=True)
+    assert any("missing field(s) ['article', 'split']" in p for p in problems), problems
+
+
+def test_several_files_share_one_id_space(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text(json.dumps(_item(), ensure_ascii=False), encoding="utf-8")
+    b.write_text(json.dumps(_item(question="另一个问题？"), ensure_ascii=False), encoding="utf-8")
+    problems = vd.validate_many([a, b], CORPUS)
+    assert problems == ["id 't-001' in several files: ['a.jsonl', 'b.jsonl']"]
+    b.write_text(json.dumps(_item(id="t-009", question="另一个问题？"), ensure_ascii=False), encoding="utf-8")
+    assert vd.validate_many([a, b], CORPUS) == []
+    assert vd.validate_many([a, b], CORPUS, min_total=3) == ["only 2 items (need >= 3)"]
+
+
+def test_command_line_several_files_and_require_split(tmp_path):
+    from typer.testing import CliRunner
+
+    heldout = DATASETS / "heldout.jsonl"
+    ok = CliRunner().invoke(vd.app, [str(DATASET), str(heldout), "--require-split"])
+    assert ok.exit_code == 0, ok.output
+    assert "by split:" in ok.output and "unanswerable by near miss:" in ok.output
+    bare = tmp_path / "ds.jsonl"
+    bare.write_text(json.dumps(_item(), ensure_ascii=False), encoding="utf-8")
+    failed = CliRunner().invoke(vd.app, [str(DATASET), str(bare), "--require-split"])
+    assert failed.exit_code == 1 and "ds.jsonl: t-001 (line 1): missing field(s)" in failed.output

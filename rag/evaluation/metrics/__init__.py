@@ -6,10 +6,12 @@ a supported citation) must be testable on hand-made predictions. The exact
 definitions are repeated in eval/README.md.
 
 One module per kind of metric: :mod:`.retrieval` (recall@k, MRR@10),
-:mod:`.answers` (key facts, refusals, judge mean), :mod:`.citations` (precision,
-coverage), :mod:`.latency` (percentiles, tokens); :mod:`.predictions` reads a
-prediction. This package puts them together: :func:`compute_metrics` for a whole
-run and :func:`question_outcome` for one row of the per-question table.
+:mod:`.answers` (key facts, refusals, judge mean), :mod:`.citations` (evidence
+citation precision, checker-rule support, coverage), :mod:`.latency` (percentiles,
+tokens); :mod:`.predictions` reads a prediction. This package puts them together:
+:func:`compute_metrics` for a whole run (overall, and per question type, per
+near-miss kind and per tune/test split) and :func:`question_outcome` for one row
+of the per-question table.
 
 A metric whose inputs are absent (no evidence, no answers, no timings...) is
 ``None``, never 0, so a retrieval-only run does not report 0% answer accuracy.
@@ -17,10 +19,10 @@ A metric whose inputs are absent (no evidence, no answers, no timings...) is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from rag.evaluation.dataset import Item, evidence_quotes, is_answerable, item_type
+from rag.evaluation.dataset import Item, evidence_quotes, is_answerable, item_split, item_type, near_miss
 from rag.evaluation.metrics.answers import (
     false_refusal_rate,
     judge_mean,
@@ -28,7 +30,13 @@ from rag.evaluation.metrics.answers import (
     key_fact_correct,
     refusal_rate,
 )
-from rag.evaluation.metrics.citations import citation_coverage, citation_precision, citation_precision_counts
+from rag.evaluation.metrics.citations import (
+    citation_coverage,
+    citation_precision,
+    citation_precision_counts,
+    evidence_citation_counts,
+    evidence_citation_precision,
+)
 from rag.evaluation.metrics.latency import latency_percentiles, tokens_generated
 from rag.evaluation.metrics.predictions import Pred, answer_text, refused, retrieved_texts, usable
 from rag.evaluation.metrics.retrieval import (
@@ -44,6 +52,7 @@ from rag.verify.support import SUPPORT_THRESHOLD
 ANSWER_METRICS: tuple[str, ...] = (
     "key_fact_accuracy",
     "judge_correctness",
+    "evidence_citation_precision",
     "citation_precision",
     "citation_coverage",
     "refusal_rate",
@@ -73,6 +82,7 @@ def quality_metrics(
     out["mrr@10"] = mrr_at_10(items, preds)
     out["key_fact_accuracy"] = key_fact_accuracy(items, preds)
     out["judge_correctness"] = judge_mean(items, preds)
+    out["evidence_citation_precision"] = evidence_citation_precision(items, preds)
     out["citation_precision"] = citation_precision(preds, threshold)
     out["citation_coverage"] = citation_coverage(preds)
     out["refusal_rate"] = refusal_rate(items, preds)
@@ -80,17 +90,33 @@ def quality_metrics(
     return out
 
 
+GROUPINGS: dict[str, Callable[[Item], str | None]] = {
+    "per_type": item_type,
+    "per_near_miss": near_miss,
+    "per_split": item_split,
+}
+"""The breakdowns of :func:`compute_metrics`: a row without a key (None) is in no group."""
+
+
+def _grouped(
+    items: list[Item], preds: list[Pred], key: Callable[[Item], str | None], threshold: float
+) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[int]] = {}
+    for n, item in enumerate(items):
+        name = key(item)
+        if name is not None:
+            groups.setdefault(name, []).append(n)
+    return {
+        name: {"n": len(idx), **quality_metrics([items[n] for n in idx], [preds[n] for n in idx], threshold)}
+        for name, idx in sorted(groups.items())
+    }
+
+
 def compute_metrics(
     items: Sequence[Item], preds: Sequence[Pred], threshold: float = SUPPORT_THRESHOLD
 ) -> dict[str, Any]:
-    """Overall and per-type quality metrics, latency, tokens and counts."""
+    """Overall quality metrics, the same per type / near-miss kind / split, latency, tokens, counts."""
     items, preds = list(items), list(preds)
-    per_type: dict[str, dict[str, Any]] = {}
-    for t in sorted({item_type(i) for i in items}):
-        idx = [n for n, i in enumerate(items) if item_type(i) == t]
-        sub_items = [items[n] for n in idx]
-        sub_preds = [preds[n] for n in idx]
-        per_type[t] = {"n": len(idx), **quality_metrics(sub_items, sub_preds, threshold)}
     return {
         "n_questions": len(items),
         "n_answerable": sum(is_answerable(i) for i in items),
@@ -98,7 +124,7 @@ def compute_metrics(
         "n_errors": sum(1 for p in preds if not usable(p)),
         "support_threshold": threshold,
         "overall": {"n": len(items), **quality_metrics(items, preds, threshold)},
-        "per_type": per_type,
+        **{name: _grouped(items, preds, key, threshold) for name, key in GROUPINGS.items()},
         "latency": latency_percentiles(preds),
         "tokens": tokens_generated(preds),
     }
@@ -138,9 +164,12 @@ def question_outcome(item: Item, pred: Pred, threshold: float = SUPPORT_THRESHOL
     key_fact = key_fact_correct(item, answer) if is_answerable(item) else None
     judge = pred.get("judge_score") if usable(pred) else None  # type: ignore[union-attr]
     prec = citation_precision_counts(pred, threshold) if usable(pred) else (0, 0)
+    held, cited = evidence_citation_counts(item, pred)
     return {
         "id": item.get("id"),
         "type": item.get("type") or "untyped",
+        "near_miss": near_miss(item),
+        "split": item.get("split"),
         "question": item.get("question", ""),
         "expected": item.get("answer", ""),
         "answer": answer,
@@ -155,6 +184,9 @@ def question_outcome(item: Item, pred: Pred, threshold: float = SUPPORT_THRESHOL
         "judge_score": judge if isinstance(judge, int | float) else None,
         "citations_supported": prec[0],
         "citations_total": prec[1],
+        "evidence_citations": held,
+        "evidence_citations_total": cited,
+        "cited_evidence": held > 0 if cited else None,
         "passed": _passed(item, pred, hit_rank, retrieval_judged, key_fact, judge),
         "error": (pred or {}).get("error") if isinstance(pred, Mapping) else "no prediction",
     }

@@ -75,3 +75,29 @@ def test_question_outcome_row(make_pred: Any) -> None:
     assert (row["citations_supported"], row["citations_total"]) == (1, 1)
     assert row["error"] is None
     assert question_outcome(item, None)["error"] == "no prediction"
+
+
+def test_metrics_per_near_miss_kind_and_per_split(make_pred: Any) -> None:
+    items = [
+        {"id": "1", "type": "factoid", "must_include": ["北京"], "split": "tune"},
+        {"id": "2", "type": "unanswerable", "near_miss": "sibling_entity", "split": "test"},
+        {"id": "3", "type": "unanswerable", "near_miss": "other_period", "split": "test"},
+        {"id": "4", "type": "unanswerable"},
+    ]
+    preds = [make_pred("在北京"), make_pred("抱歉", refused=True), make_pred("编的"), make_pred("抱歉", refused=True)]
+    m = compute_metrics(items, preds)
+    assert {k: v["refusal_rate"] for k, v in m["per_near_miss"].items()} == {
+        "(unlabelled)": 1.0, "other_period": 0.0, "sibling_entity": 1.0,
+    }
+    assert set(m["per_split"]) == {"tune", "test"}  # a row without a split is in no split
+    assert m["per_split"]["test"]["n"] == 2 and m["per_split"]["test"]["refusal_rate"] == 0.5
+    assert m["per_split"]["tune"]["key_fact_accuracy"] == 1.0
+
+
+def test_question_outcome_says_whether_a_cited_passage_holds_the_evidence(make_pred: Any) -> None:
+    item = {"id": "q", "type": "numeric", "must_include": ["170亿美元"], "evidence": [{"quote": "资金净流入额为 170 亿美元"}]}
+    right = question_outcome(item, make_pred("净流入170亿美元[1]。", {1: PASSAGE_BLACKSTONE}))
+    wrong = question_outcome(item, make_pred("净流入170亿美元[1]。", {1: PASSAGE_HK}))
+    assert (right["cited_evidence"], right["evidence_citations"], right["evidence_citations_total"]) == (True, 1, 1)
+    assert (wrong["cited_evidence"], wrong["evidence_citations"], wrong["evidence_citations_total"]) == (False, 0, 1)
+    assert question_outcome(item, make_pred("没有引用。"))["cited_evidence"] is None
