@@ -17,6 +17,7 @@ from rich.table import Table
 from rag.config import get_settings
 from rag.errors import QuestionError, RagError
 from rag.evaluation.cli import app as eval_app
+from rag.index.cli import app as index_app
 from rag.types import Answer, Citation, StreamEvent
 
 if TYPE_CHECKING:  # the engine is imported lazily: `rag --help` must not load torch
@@ -211,6 +212,7 @@ def chat(
 
 
 app.add_typer(eval_app, name="eval")
+app.add_typer(index_app, name="index")
 
 
 @app.command()

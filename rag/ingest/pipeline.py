@@ -5,20 +5,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from rag.config import Settings, get_settings
 from rag.embed.base import Embedder
-from rag.errors import IndexBusyError, IndexNotFoundError
+from rag.errors import IndexNotFoundError
 from rag.fileutil import sha256_file
-from rag.index.store import FileRecord, IndexData, Manifest, load_index, write_index
+from rag.index.store import FileRecord, IndexData, Manifest, load_index, write_index, writer_lock
 from rag.index.tokenize import tokenize
 from rag.ingest.chunk import chunk_article
 from rag.ingest.loaders import SUPPORTED_SUFFIXES, LoaderError, load_file
@@ -88,25 +86,6 @@ def chunks_from_file(path: Path, name: str, settings: Settings) -> tuple[list[Ar
     return articles, chunks
 
 
-@contextmanager
-def _ingest_lock(index_dir: Path) -> Iterator[None]:
-    """One ingest per index at a time; readers need no lock (versions are immutable).
-
-    A second ingest fails at once instead of queueing: the admin page and the CLI tell
-    the user to wait rather than hang.
-    """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(index_dir / ".ingest.lock", timeout=0)
-    try:
-        lock.acquire()
-    except Timeout as exc:
-        raise IndexBusyError(f"另一个导入正在进行，请稍后再试 (another ingest is running on {index_dir})") from exc
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 def ingest(
     paths: Iterable[Path] | None = None,
     index_dir: Path | None = None,
@@ -128,7 +107,7 @@ def ingest(
     fingerprint = pipeline_fingerprint()
     chunking = {"size": settings.chunk_size, "overlap": settings.chunk_overlap, "max_size": settings.chunk_max_size}
 
-    with _ingest_lock(index_dir):
+    with writer_lock(index_dir):
         try:
             previous: IndexData | None = load_index(index_dir)
         except IndexNotFoundError:

@@ -10,47 +10,15 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexCorruptError, IndexNotFoundError, RagError
-from rag.index.store import FileRecord, Manifest, current_version_dir, load_index, write_index
-from rag.types import Chunk
+from rag.index.store import Manifest, current_version_dir, load_index, write_index
+from tests.index import synthetic
+from tests.index.synthetic import DIM
 
 VERSION_FILES = {"manifest.json", "chunks.sqlite", "dense.faiss"}
-DIM = 8
-
-
-def _chunks(n: int, file: str = "a.txt") -> list[Chunk]:
-    return [
-        Chunk(chunk_id=f"{file}-{i:04d}", file=file, article_index=i // 2, title=f"标题{i}", section="节",
-              byline="记者", source="报", text=f"第{i}段正文。", start=10 * i, end=10 * i + 6, date="2024-01-0{i % 9 + 1}")
-        for i in range(n)
-    ]
-
-
-def _vectors(n: int, seed: int = 0) -> np.ndarray:
-    vectors = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-def _manifest(chunks: list[Chunk]) -> Manifest:
-    manifest = Manifest(embedder="fake", dimension=DIM, chunking={"size": 400, "overlap": 80, "max_size": 600},
-                        pipeline="abc")
-    for file in sorted({c.file for c in chunks}):
-        rows = [c for c in chunks if c.file == file]
-        manifest.files[file] = FileRecord(sha256="0" * 64, articles=len({c.article_index for c in rows}),
-                                          chunks=len(rows), size=123)
-    return manifest
-
-
-def _write(index_dir: Path, n: int = 5, seed: int = 0):
-    chunks = _chunks(n)
-    tokens = [["第", str(i), "段"] for i in range(n)]
-    vectors = _vectors(n, seed)
-    path = write_index(index_dir, _manifest(chunks), chunks, tokens, vectors)
-    return path, chunks, tokens, vectors
-
 
 # ------------------------------------------------------------------ round trip
 def test_written_index_loads_back_exactly(tmp_path: Path):
-    path, chunks, tokens, vectors = _write(tmp_path)
+    path, chunks, tokens, vectors = synthetic.write(tmp_path)
     assert current_version_dir(tmp_path) == path
     assert {p.name for p in path.iterdir()} == VERSION_FILES
     loaded = load_index(tmp_path)
@@ -60,41 +28,43 @@ def test_written_index_loads_back_exactly(tmp_path: Path):
     np.testing.assert_array_equal(loaded.vectors(), vectors)
     assert loaded.by_id == {c.chunk_id: i for i, c in enumerate(chunks)}
     assert loaded.rows_for_file("a.txt") == list(range(5)) and loaded.rows_for_file("b.txt") == []
-    assert loaded.manifest.files == _manifest(chunks).files
+    assert loaded.manifest.files == synthetic.manifest(chunks).files
     assert (loaded.manifest.embedder, loaded.manifest.dimension, loaded.manifest.pipeline) == ("fake", DIM, "abc")
 
 
 def test_manifest_json_round_trip():
-    manifest = _manifest(_chunks(3) + _chunks(2, "b.txt"))
+    manifest = synthetic.manifest(synthetic.chunks(3) + synthetic.chunks(2, "b.txt"))
     again = Manifest.from_json(manifest.to_json())
     assert again == manifest
     assert list(again.files) == ["a.txt", "b.txt"]
 
 
 def test_empty_index_is_valid(tmp_path: Path):
-    write_index(tmp_path, _manifest([]), [], [], np.zeros((0, DIM), dtype=np.float32))
+    write_index(tmp_path, synthetic.manifest([]), [], [], np.zeros((0, DIM), dtype=np.float32))
     loaded = load_index(tmp_path)
     assert loaded.chunks == [] and loaded.vectors().shape == (0, DIM)
 
 
 def test_misaligned_inputs_are_refused(tmp_path: Path):
-    chunks = _chunks(3)
+    chunks = synthetic.chunks(3)
     with pytest.raises(ValueError, match="align"):
-        write_index(tmp_path, _manifest(chunks), chunks, [[]] * 3, _vectors(2))
+        write_index(tmp_path, synthetic.manifest(chunks), chunks, [[]] * 3, synthetic.vectors(2))
     assert current_version_dir(tmp_path) is None
 
 
 # ------------------------------------------------------------------ versions
-def test_new_version_replaces_the_old_one_and_prunes_it(tmp_path: Path):
-    first, *_ = _write(tmp_path, n=3, seed=1)
+def test_new_version_replaces_the_old_one_which_is_kept_for_rollback(tmp_path: Path):
+    first, *_ = synthetic.write(tmp_path, n=3, seed=1)
     leftover = tmp_path / "versions" / ".tmp-20000101-000000-1-000000"
     leftover.mkdir()
     (leftover / "dense.faiss").write_bytes(b"half written")
-    second, *_ = _write(tmp_path, n=4, seed=2)
+    second, *_ = synthetic.write(tmp_path, n=4, seed=2)
     assert second != first
     assert (tmp_path / "CURRENT").read_text(encoding="utf-8") == second.name
-    assert [p.name for p in (tmp_path / "versions").iterdir()] == [second.name]
+    assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == sorted([first.name, second.name])
     assert len(load_index(tmp_path).chunks) == 4
+    third, *_ = synthetic.write(tmp_path, n=2, seed=3)  # the one before the previous goes
+    assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == sorted([second.name, third.name])
 
 
 def test_pointer_to_a_missing_version_is_no_index(tmp_path: Path):
@@ -116,10 +86,11 @@ def test_missing_index_is_the_engines_error_and_names_the_fix(tmp_path: Path):
 def test_vectors_and_chunks_out_of_step_is_corrupt(tmp_path: Path):
     import faiss
 
-    path, *_ = _write(tmp_path, n=5)
+    path, *_ = synthetic.write(tmp_path, n=5)
     shorter = faiss.IndexFlatIP(DIM)
-    shorter.add(_vectors(3))
+    shorter.add(synthetic.vectors(3))
     faiss.write_index(shorter, str(path / "dense.faiss"))
+    synthetic.drop_checksums(path)  # a version from before checksums: the counts are what catch it
     with pytest.raises(IndexCorruptError) as excinfo:
         load_index(tmp_path)
     assert isinstance(excinfo.value, RagError)
@@ -137,7 +108,8 @@ def test_index_holds_no_pickles_and_loading_never_unpickles(index_dir: Path, mon
     version = current_version_dir(index_dir)
     assert version is not None
     assert {p.name for p in version.iterdir()} == VERSION_FILES
-    assert [p.name for p in (index_dir / "versions").iterdir()] == [version.name]
+    names = [p.name for p in (index_dir / "versions").iterdir()]
+    assert version.name in names and len(names) <= 2  # the live version and the one it replaced
     for path in index_dir.rglob("*"):
         assert path.suffix not in (".pkl", ".pickle", ".npy", ".npz", ".joblib"), path
     assert (version / "chunks.sqlite").read_bytes()[:16] == b"SQLite format 3\x00"

@@ -1,0 +1,163 @@
+"""One index version folder: its three files written, checksummed, read back and checked.
+
+The folder-level concerns (CURRENT, several versions, rollback, pruning) live in
+rag.index.store; this module knows only what one complete version looks like, and
+describes damage as a VersionDamage (one Chinese and one English phrase naming the file)
+instead of letting FAISS, SQLite or JSON tracebacks escape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.fileutil import sha256_file
+from rag.index.manifest import Manifest
+from rag.types import Chunk
+
+log = logging.getLogger(__name__)
+
+VERSION_FILES = ("manifest.json", "chunks.sqlite", "dense.faiss")
+CHECKSUMMED_FILES = ("dense.faiss", "chunks.sqlite")
+_CHUNK_FIELDS = ("chunk_id", "file", "article_index", "title", "section", "byline", "source", "text", "start", "end", "date")
+_FAISS_PREFIX = re.compile(r"^Error in .*? at \S+: ")
+
+
+class IndexData:
+    """A loaded, read-only index version: chunks, their vectors, their BM25 tokens."""
+
+    def __init__(self, path: Path, manifest: Manifest, chunks: list[Chunk], tokens: list[list[str]], faiss_index: Any):
+        self.path = path
+        self.manifest = manifest
+        self.chunks = chunks
+        self.tokens = tokens
+        self.faiss_index = faiss_index
+        self.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
+
+    @property
+    def version(self) -> str:
+        return self.path.name
+
+    def vectors(self) -> np.ndarray:
+        n = self.faiss_index.ntotal
+        if n == 0:
+            return np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        return self.faiss_index.reconstruct_n(0, n)
+
+    def rows_for_file(self, file: str) -> list[int]:
+        return [i for i, c in enumerate(self.chunks) if c.file == file]
+
+
+class VersionDamage(Exception):
+    """What is wrong with one version folder, as one Chinese and one English phrase."""
+
+    def __init__(self, zh: str, en: str):
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+
+    def line(self) -> str:
+        return f"{self.zh} ({self.en})"
+
+
+def read_version(path: Path) -> IndexData:
+    """Read and check one version folder whole; raises VersionDamage naming what is wrong."""
+    import faiss
+
+    manifest = _read_manifest(path)
+    for name in VERSION_FILES[1:]:
+        if not (path / name).is_file():
+            raise VersionDamage(f"缺少 {name}", f"{name} is missing")
+    if manifest.checksums:
+        for name in CHECKSUMMED_FILES:
+            expected = manifest.checksums.get(name)
+            if expected is not None and sha256_file(path / name) != expected:
+                raise VersionDamage(
+                    f"{name} 与 manifest.json 记录的校验和不符（文件被改动或损坏）",
+                    f"{name} does not match the sha256 recorded in manifest.json",
+                )
+    else:
+        log.warning("index version %s has no checksums (written before they were recorded): not verified", path.name)
+    try:
+        faiss_index = faiss.read_index(str(path / "dense.faiss"))
+    except RuntimeError as exc:
+        reason = _FAISS_PREFIX.sub("", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise VersionDamage("dense.faiss 无法读取（文件不完整或已损坏）", f"dense.faiss cannot be read: {reason}") from None
+    if faiss_index.d != manifest.dimension:
+        raise VersionDamage(
+            f"dense.faiss 的向量维度 {faiss_index.d} 与 manifest.json 的 {manifest.dimension} 不符",
+            f"dense.faiss has dimension {faiss_index.d}, the manifest says {manifest.dimension}",
+        )
+    chunks, tokens = _read_chunks(path / "chunks.sqlite")
+    if faiss_index.ntotal != len(chunks):
+        raise VersionDamage(
+            f"dense.faiss 有 {faiss_index.ntotal} 个向量，chunks.sqlite 有 {len(chunks)} 段，两者不一致",
+            f"dense.faiss and chunks.sqlite are inconsistent: {faiss_index.ntotal} vectors, {len(chunks)} chunks",
+        )
+    return IndexData(path, manifest, chunks, tokens, faiss_index)
+
+
+def _read_manifest(path: Path) -> Manifest:
+    file = path / "manifest.json"
+    if not file.is_file():
+        raise VersionDamage("缺少 manifest.json", "manifest.json is missing")
+    try:
+        return Manifest.from_json(file.read_text(encoding="utf-8"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise VersionDamage("manifest.json 无法解析（内容不完整或格式错误）", f"manifest.json is malformed: {reason}") from None
+
+
+def _read_chunks(db: Path) -> tuple[list[Chunk], list[list[str]]]:
+    try:
+        connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = connection.execute(f"SELECT {', '.join(_CHUNK_FIELDS)}, tokens FROM chunks ORDER BY row").fetchall()
+        finally:
+            connection.close()
+        chunks = [Chunk(**dict(zip(_CHUNK_FIELDS, row[:-1]))) for row in rows]
+        tokens = [json.loads(row[-1]) for row in rows]
+    except (sqlite3.Error, ValueError, TypeError) as exc:
+        raise VersionDamage("chunks.sqlite 无法读取（不是完整的 SQLite 数据库）", f"chunks.sqlite cannot be read: {exc}") from None
+    return chunks, tokens
+
+
+def write_version(folder: Path, manifest: Manifest, chunks: list[Chunk], tokens: list[list[str]], vectors: np.ndarray) -> None:
+    """Write the three files into an empty ``folder``; the manifest records the others' sha256."""
+    import faiss
+
+    index = faiss.IndexFlatIP(manifest.dimension)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(folder / "dense.faiss"))
+    _write_chunks(folder / "chunks.sqlite", chunks, tokens)
+    checksums = {file: sha256_file(folder / file) for file in CHECKSUMMED_FILES}
+    (folder / "manifest.json").write_text(dataclasses.replace(manifest, checksums=checksums).to_json(), encoding="utf-8")
+
+
+def _write_chunks(db: Path, chunks: list[Chunk], tokens: list[list[str]]) -> None:
+    connection = sqlite3.connect(db)
+    try:
+        connection.execute(
+            "CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT, file TEXT, article_index INTEGER, "
+            "title TEXT, section TEXT, byline TEXT, source TEXT, text TEXT, start INTEGER, end INTEGER, "
+            "date TEXT, tokens TEXT)"
+        )
+        connection.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (row, *(getattr(c, f) for f in _CHUNK_FIELDS), json.dumps(tok, ensure_ascii=False))
+                for row, (c, tok) in enumerate(zip(chunks, tokens))
+            ],
+        )
+        connection.execute("CREATE INDEX chunks_file ON chunks(file)")
+        connection.commit()
+    finally:
+        connection.close()
