@@ -1,21 +1,27 @@
-"""The `rag` command line: setup, ingest, search, ask, chat, serve, eval."""
+"""The `rag` command line: setup, ingest, search, ask, chat, serve, eval.
+
+Start-up is kept under a second: this module imports only typer, rich and the leaf
+modules; the engine (torch, sentence-transformers, faiss, bm25s, jieba, gradio...) is
+imported inside the commands that use it, after their arguments have been checked.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
-from rag.config import get_settings
-from rag.errors import QuestionError, RagError
+from rag.config import Settings, check_mode, check_question, get_settings
+from rag.errors import ConfigError, QuestionError, RagError
 from rag.evaluation.cli import app as eval_app
 from rag.index.cli import app as index_app
 from rag.types import Answer, Citation, StreamEvent
@@ -32,13 +38,25 @@ IndexOption = Annotated[Optional[Path], typer.Option("--index", help="Index fold
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
-    )
+    level = logging.DEBUG if verbose else logging.INFO
+    # The level is set on the handler too: some libraries (bm25s) set their own logger
+    # to DEBUG when imported, which is after this runs, and would print without -v.
+    handler = RichHandler(console=console, show_path=False, show_time=False, level=level)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler])
     for noisy in ("httpx", "sentence_transformers", "jieba", "urllib3", "faiss", "bm25s", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _settings()  # a misformatted setting stops every command here, with one line per key
+
+
+def _settings() -> Settings:
+    """The environment's settings; a misformatted value prints one line per key and exits 2."""
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            # soft_wrap: one line per key even on a narrow terminal (what a log grep expects).
+            console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -53,7 +71,7 @@ def setup(
     """Build the offline models: convert the embedding model, assemble and verify the GGUF files."""
     from rag.models.convert_e5 import convert_e5
 
-    settings = get_settings()
+    settings = _settings()
     try:
         if not settings.embedding_model:
             convert_e5(Path(settings.embedding_model_path))
@@ -76,7 +94,7 @@ def ingest(
     from rag.ingest.pipeline import ingest as run_ingest
 
     try:
-        report = run_ingest(paths or None, index_dir=index, settings=get_settings())
+        report = run_ingest(paths or None, index_dir=index, settings=_settings())
     except (FileNotFoundError, RagError) as exc:  # a missing path, the index locked by another ingest
         _fail(str(exc))
         return
@@ -96,12 +114,20 @@ def ingest(
     )
 
 
+def _check(validate: Callable[[], object]) -> None:
+    """Run a cheap argument check before any model loads; a ``QuestionError`` exits 2."""
+    try:
+        validate()
+    except QuestionError as exc:
+        _fail(str(exc), 2)
+
+
 def _service(index: Optional[Path]) -> RagService:
     """The service on the environment's settings, warmed up; exits with the message when
     the index is missing or damaged."""
     from rag.service import RagService
 
-    svc = RagService(get_settings(), index)
+    svc = RagService(_settings(), index)
     try:
         svc.warm_up()
     except RagError as exc:
@@ -120,6 +146,7 @@ def search(
     index: IndexOption = None,
 ) -> None:
     """Ranked passages for a query (hybrid dense + BM25)."""
+    _check(lambda: check_question(query, _settings()))
     from rag.retrieve.base import SearchFilters
 
     svc = _service(index)
@@ -175,6 +202,7 @@ def ask(
     index: IndexOption = None,
 ) -> None:
     """Answer a question with checked citations (or an honest refusal)."""
+    _check(lambda: (check_question(question, _settings()), check_mode(mode, _settings())))
     svc = _service(index)
     try:
         if as_json:
@@ -194,6 +222,7 @@ def chat(
     index: IndexOption = None,
 ) -> None:
     """Interactive multi-turn chat in the terminal (streaming). Empty line or Ctrl-D quits."""
+    _check(lambda: check_mode(mode, _settings()))
     svc = _service(index)
     history: list[dict] = []
     while True:
@@ -224,7 +253,7 @@ def serve(
     """Serve the chat UI, the HTTP API and the embeddable widget in one process."""
     from rag.server import serve as run_server
 
-    settings = get_settings()
+    settings = _settings()
     run_server(host or settings.host, port or settings.port, index, settings=settings)
 
 

@@ -1,21 +1,34 @@
-"""All configuration, read once from the environment and `.env` (see `.env.example`)."""
+"""All configuration, read once from the environment and `.env` (see `.env.example`).
+
+A misformatted value never surfaces as pydantic's traceback: :func:`load_settings`
+turns it into a ``ConfigError`` with one line per bad key, naming the ``RAG_`` variable
+and the format it needs (the CLI prints those lines and exits 2).
+"""
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from rag.errors import ConfigError, QuestionError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "RAG_"
+
+Mode = Literal["local", "openai", "extractive"]
+# Every answer mode the engine knows; ``available_modes`` says which ones this configuration can serve.
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_prefix="RAG_", extra="ignore", env_file_encoding="utf-8"
+        env_file=".env", env_prefix=ENV_PREFIX, extra="ignore", env_file_encoding="utf-8"
     )
 
     # --- paths ---
@@ -50,7 +63,7 @@ class Settings(BaseSettings):
     min_bm25_score: float = 6.0
 
     # --- generation ---
-    mode: Literal["local", "openai", "extractive"] = "local"
+    mode: Mode = "local"
     llm_model_file: str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     llm_host: str = "127.0.0.1"
     llm_port: int = 8081
@@ -81,13 +94,29 @@ class Settings(BaseSettings):
     # Guards the UI's admin tab (upload, list, remove, re-ingest). Empty = api_token;
     # set it apart when api_token is handed out (e.g. in widget pages).
     admin_token: str = ""
-    cors_origins: list[str] = Field(default_factory=list)
+    # NoDecode: the raw string reaches ``_origin_list``, which takes a comma-separated
+    # list (what people write) as well as a JSON list (what pydantic-settings expects).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("llm_no_answer_logprob", "llm_threads_batch", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         # "RAG_LLM_NO_ANSWER_LOGPROB=" in .env means off, not a parse error.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: object) -> object:
+        """``http://a,http://b`` or ``["http://a", "http://b"]``; empty = no cross-origin access."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError("需要逗号分隔的来源列表或 JSON 列表，如 http://a.example,http://b.example") from None
+        return [origin.strip() for origin in text.split(",") if origin.strip()]
 
     @property
     def embedding_model_path(self) -> str:
@@ -111,6 +140,89 @@ def token_accepted(required: str, given: str | None) -> bool:
     return secrets.compare_digest((given or "").encode(), required.encode())
 
 
+def available_modes(settings: Settings) -> tuple[str, ...]:
+    """The answer modes this configuration can serve, in ``MODES`` order.
+
+    ``openai`` needs an endpoint (``RAG_OPENAI_BASE_URL``); offering it without one only
+    leads to a fallback notice. The API's ``/v1/models`` and the UI offer these.
+    """
+    return tuple(mode for mode in MODES if mode != "openai" or settings.openai_base_url)
+
+
+def check_mode(mode: str | None, settings: Settings) -> None:
+    """``QuestionError`` unless ``mode`` is None (the configured default) or one of ``available_modes``.
+
+    Checked where a request arrives (API, CLI), so asking for an unconfigured mode is an
+    error the user sees, not a silent fallback to extractive.
+    """
+    if mode is None or mode in available_modes(settings):
+        return
+    if mode in MODES:
+        raise QuestionError(f"模式 {mode!r} 未配置：需要设置 RAG_OPENAI_BASE_URL (mode {mode!r} is not configured)")
+    raise QuestionError(f"未知模式 {mode!r}，可选：{', '.join(available_modes(settings))} (unknown mode)")
+
+
+def check_question(text: object, settings: Settings) -> str:
+    """The question stripped; ``QuestionError`` when it is not text, empty or longer than
+    ``max_question_chars``. Cheap: callers check before loading any model."""
+    if not isinstance(text, str):
+        raise QuestionError("问题必须是文本 (question must be a string)")
+    text = text.strip()
+    if not text:
+        raise QuestionError("问题不能为空 (question is empty)")
+    if len(text) > settings.max_question_chars:
+        raise QuestionError(
+            f"问题过长：最多 {settings.max_question_chars} 个字符 "
+            f"(question longer than {settings.max_question_chars} characters)"
+        )
+    return text
+
+
+# What a value of each kind must look like, by pydantic error type (the line the user reads).
+_EXPECTED = {
+    "int_parsing": "需要整数",
+    "int_type": "需要整数",
+    "int_from_float": "需要整数",
+    "float_parsing": "需要数字",
+    "float_type": "需要数字",
+    "bool_parsing": "需要 true 或 false",
+    "bool_type": "需要 true 或 false",
+    "list_type": "需要列表",
+    "path_type": "需要路径",
+}
+
+
+def _expected(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "literal_error":
+        return f"需要 {ctx.get('expected')} 之一"
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    return _EXPECTED.get(kind, str(error.get("msg", "格式错误")))
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per misformatted key, e.g. 「设置 RAG_TOP_K 无效：需要整数 (got 'abc')」."""
+    lines: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else "?"
+        key = ENV_PREFIX + field.upper()
+        lines.setdefault(key, f"设置 {key} 无效：{_expected(error)} (got {error.get('input')!r})")
+    return list(lines.values())
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """``Settings(**overrides)``; a ``ConfigError`` with one line per bad key instead of pydantic's report."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(settings_problems(exc))) from None
+    except SettingsError as exc:  # a value pydantic-settings could not even decode
+        raise ConfigError(f"设置无效：{exc}") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The environment's settings (read once); ``ConfigError`` when a value is misformatted."""
+    return load_settings()

@@ -1,13 +1,16 @@
-"""The one error convention of the HTTP API: every error body is ``{"error": {"message", "type"}}``.
+"""The one error convention of the HTTP API: every error body is ``{"error": {"message", "type"}}``
+(plus OpenAI's ``param`` and ``code`` where they say something, e.g. ``model_not_found``).
 
 The same shape as OpenAI's, so its clients parse our errors too. Statuses:
 
 * 400 ``invalid_request_error`` - the body is not valid JSON;
 * 422 ``invalid_request_error`` - valid JSON with a wrong field (missing, wrong type,
-  unknown field, k out of range) or a question the service rejects (``QuestionError``:
-  empty, too long, unknown mode);
+  unknown field, k out of range, text that is not valid Unicode) or a question the
+  service rejects (``QuestionError``: empty, too long, unknown or unconfigured mode);
 * 401 ``authentication_error`` - ``RAG_API_TOKEN`` is set and the bearer token is missing or wrong;
-* 404 ``not_found_error`` / 405 ``method_not_allowed``;
+* 404 ``not_found_error`` / 405 ``method_not_allowed``; on ``/v1/chat/completions`` a model
+  that ``/v1/models`` does not list is a 404 ``invalid_request_error`` with ``param: "model"``
+  and ``code: "model_not_found"``, as OpenAI answers;
 * 503 ``service_unavailable`` - the index and models are still loading (or failed to), the
   index is missing, damaged or locked by an ingest, or the LLM endpoint is down;
 * 500 ``server_error`` - a bug (logged; the client sees no details).
@@ -85,15 +88,25 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {code: {"model": ErrorRespons
 class ApiError(Exception):
     """An error with a status code and a message meant for the client."""
 
-    def __init__(self, status: int, message: str, type_: str | None = None):
+    def __init__(
+        self, status: int, message: str, type_: str | None = None, *, param: str | None = None, code: str | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.type = type_ or ERROR_TYPES.get(status, "api_error")
+        self.param = param
+        self.code = code
 
 
-def error_body(message: str, type_: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_}}
+def error_body(message: str, type_: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """The one error shape; ``param`` and ``code`` (OpenAI's) only when they say something."""
+    error: dict[str, Any] = {"message": message, "type": type_}
+    if param is not None:
+        error["param"] = param
+    if code is not None:
+        error["code"] = code
+    return {"error": error}
 
 
 def rag_status(exc: RagError) -> int:
@@ -133,7 +146,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(error_body(exc.message, exc.type), status_code=exc.status, headers=headers)
+        body = error_body(exc.message, exc.type, param=exc.param, code=exc.code)
+        return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RagError)
     async def _rag_error(request: Request, exc: RagError) -> JSONResponse:

@@ -6,9 +6,12 @@ Mapping:
   assistant messages are the history; system/developer messages are ignored (the
   answer prompt is fixed, so a client's own system prompt cannot turn off citations);
 * ``model`` picks the answer mode: ``rag`` (server default), ``rag-local``,
-  ``rag-openai`` or ``rag-extractive``; any other name uses the default mode, since
-  many clients send a fixed model name. The extension fields ``mode`` and ``k`` in
-  the body override it (``extra_body`` in the openai package);
+  ``rag-extractive``, and ``rag-openai`` only when ``RAG_OPENAI_BASE_URL`` is set
+  (``/v1/models`` lists exactly these, from ``rag.config.available_modes``). Any other
+  name (``gpt-4``...) is a 404 ``model_not_found`` in OpenAI's error shape, as OpenAI
+  answers it: a client pointed at the wrong server or model learns so at once instead of
+  getting answers from a mode it did not ask for. The extension fields ``mode`` and
+  ``k`` in the body override the mode (``extra_body`` in the openai package);
 * sampling options (temperature, max_tokens...) are accepted and ignored;
 * the answer's citations go in an extra top-level ``citations`` field (also on the
   last stream chunk, together with ``answer``, ``refused`` and ``notice``).
@@ -39,12 +42,12 @@ from fastapi import APIRouter
 from openai.types import Model
 from starlette.concurrency import run_in_threadpool
 
-from rag.api.deps import ReadyService
-from rag.api.errors import in_band_error
+from rag.api.deps import AppSettings, ReadyService
+from rag.api.errors import ApiError, ErrorResponse, in_band_error
 from rag.api.schemas import ChatCompletionRequest, RagChatCompletion, RagChatCompletionChunk
 from rag.api.streaming import sse_response, started
+from rag.config import Settings, available_modes, check_mode
 from rag.errors import QuestionError
-from rag.service import MODES
 from rag.text.sentences import sentence_pieces
 from rag.types import Answer, StreamEvent
 
@@ -55,14 +58,30 @@ MODEL_PREFIX = "rag"
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
-def mode_for_model(model: str, explicit: str | None) -> str | None:
-    """The answer mode implied by the model name, unless the request names one."""
+def model_ids(settings: Settings) -> list[str]:
+    """The model names this server answers to: ``rag`` and one per available mode."""
+    return [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{mode}" for mode in available_modes(settings)]
+
+
+def mode_for_model(model: str, explicit: str | None, settings: Settings) -> str | None:
+    """The answer mode for a request: ``explicit`` (the ``mode`` extension) if given, else
+    the one the model name implies (None = the server default for ``rag``).
+
+    An unknown model is an ``ApiError`` 404 ``model_not_found``; an unknown or unconfigured
+    explicit mode a ``QuestionError`` (422).
+    """
+    if model not in model_ids(settings):
+        raise ApiError(
+            404,
+            f"模型 {model!r} 不存在，可用：{', '.join(model_ids(settings))} (the model {model!r} does not exist)",
+            "invalid_request_error",
+            param="model",
+            code="model_not_found",
+        )
     if explicit:
+        check_mode(explicit, settings)
         return explicit
-    prefix = f"{MODEL_PREFIX}-"
-    if model.startswith(prefix) and model[len(prefix) :] in MODES:
-        return model[len(prefix) :]
-    return None
+    return model[len(MODEL_PREFIX) + 1 :] or None
 
 
 def split_messages(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]:
@@ -146,11 +165,14 @@ def stream_chunks(events: Iterator[StreamEvent], model: str, raw: bool = False) 
 @router.post(
     "/chat/completions",
     summary="OpenAI-compatible chat completion (RAG answer with citations)",
-    responses={200: {"model": RagChatCompletion, "content": {"text/event-stream": {}}}},
+    responses={
+        200: {"model": RagChatCompletion, "content": {"text/event-stream": {}}},
+        404: {"model": ErrorResponse, "description": "The model is not one /v1/models lists (code model_not_found)."},
+    },
 )
-async def chat_completions(body: ChatCompletionRequest, svc: ReadyService) -> Any:
+async def chat_completions(body: ChatCompletionRequest, svc: ReadyService, settings: AppSettings) -> Any:
+    mode = mode_for_model(body.model, body.mode, settings)
     question, history = split_messages(body)
-    mode = mode_for_model(body.model, body.mode)
     if not body.stream:
         answer = await run_in_threadpool(svc.ask, question, history, body.k, mode)
         return _json(completion_object(answer, body.model))
@@ -158,9 +180,8 @@ async def chat_completions(body: ChatCompletionRequest, svc: ReadyService) -> An
     return sse_response(stream_chunks(events, body.model, raw=body.stream_raw))
 
 
-@router.get("/models", summary="OpenAI-compatible model list: one entry per answer mode")
-def list_models() -> dict[str, Any]:
+@router.get("/models", summary="OpenAI-compatible model list: rag and one entry per configured answer mode")
+def list_models(settings: AppSettings) -> dict[str, Any]:
     created = int(time.time())
-    ids = [MODEL_PREFIX] + [f"{MODEL_PREFIX}-{mode}" for mode in MODES]
-    models = [Model(id=name, object="model", created=created, owned_by="rag") for name in ids]
+    models = [Model(id=name, object="model", created=created, owned_by="rag") for name in model_ids(settings)]
     return {"object": "list", "data": [m.model_dump(mode="json") for m in models]}

@@ -11,6 +11,7 @@ import rag
 from rag.api.deps import AppSettings, Holder, ReadyService
 from rag.api.schemas import AskRequest, AskResponse, HealthResponse, SearchRequest, SearchResponse
 from rag.api.streaming import answer_frames, sse_response, started
+from rag.config import check_mode
 
 api_router = APIRouter(prefix="/api", tags=["api"])
 ops_router = APIRouter(tags=["ops"])
@@ -37,8 +38,9 @@ def healthz(holder: Holder, settings: AppSettings) -> JSONResponse:
 
 
 @api_router.post("/ask", response_model=AskResponse)
-def ask(body: AskRequest, svc: ReadyService) -> dict[str, Any]:
+def ask(body: AskRequest, svc: ReadyService, settings: AppSettings) -> dict[str, Any]:
     """Answer a question with numbered citations ([n] in the answer = citations[].n)."""
+    check_mode(body.mode, settings)  # an unconfigured mode is a 422, not a silent fallback
     return svc.ask(body.question, history=body.history_dicts(), k=body.k, mode=body.mode).to_dict()
 
 
@@ -46,8 +48,9 @@ def ask(body: AskRequest, svc: ReadyService) -> dict[str, Any]:
     "/ask/stream",
     responses={200: {"content": {"text/event-stream": {}}, "description": "token events, then one final event"}},
 )
-async def ask_stream(body: AskRequest, svc: ReadyService) -> Any:
+async def ask_stream(body: AskRequest, svc: ReadyService, settings: AppSettings) -> Any:
     """Server-sent events: ``token`` events ``{"type","text"}``, then ``final`` ``{"type","result"}``."""
+    check_mode(body.mode, settings)
     events = await started(svc.ask_stream(body.question, history=body.history_dicts(), k=body.k, mode=body.mode))
     return sse_response(answer_frames(events))
 

@@ -14,16 +14,33 @@ comments (``describe_fields`` writes them into the OpenAPI document).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from rag.types import Answer, Citation, Passage
 
 # k beyond this is never useful (the answer prompt holds a handful of passages) and
 # a large k makes retrieval and the prompt needlessly slow.
 MAX_K = 50
+
+
+def valid_unicode(value: object) -> object:
+    """Reject text that is not valid Unicode: a lone UTF-16 surrogate (``"\\udfff"``) parses
+    as JSON but cannot be encoded, and would fail deep inside the tokenizer as a 500.
+    Anything but a ``str`` passes through, for the type check that follows."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("文本含有无效的 Unicode 字符（孤立的代理项）(text is not valid Unicode: lone surrogate)") from None
+    return value
+
+
+# Every string a client sends that reaches the engine or is echoed back. Checked before
+# the type and length checks, so every such error reads the same.
+Text = Annotated[str, BeforeValidator(valid_unicode)]
 
 
 class _Strict(BaseModel):
@@ -34,18 +51,19 @@ class _Strict(BaseModel):
 
 class HistoryMessage(_Strict):
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=20_000)
+    content: Text = Field(max_length=20_000)
 
 
 class AskRequest(_Strict):
-    question: str = Field(description="The question, in Chinese or English.", examples=["黑石BXPE基金的管理费是多少？"])
+    question: Text = Field(description="The question, in Chinese or English.", examples=["黑石BXPE基金的管理费是多少？"])
     history: list[HistoryMessage] | None = Field(
         default=None, max_length=50, description="Earlier turns of the conversation, oldest first."
     )
     k: int | None = Field(default=None, ge=1, le=MAX_K, description="Passages to retrieve (default: settings.top_k).")
-    mode: str | None = Field(
+    mode: Text | None = Field(
         default=None,
-        description="Answer mode: local (bundled LLM), openai (configured endpoint) or extractive (no LLM).",
+        description="Answer mode: local (bundled LLM), openai (configured endpoint, offered only when "
+        "RAG_OPENAI_BASE_URL is set) or extractive (no LLM).",
         examples=["extractive"],
     )
 
@@ -54,7 +72,7 @@ class AskRequest(_Strict):
 
 
 class SearchRequest(_Strict):
-    query: str = Field(min_length=1, max_length=2_000, examples=["2023年中国汽车出口"])
+    query: Text = Field(min_length=1, max_length=2_000, examples=["2023年中国汽车出口"])
     k: int | None = Field(default=None, ge=1, le=MAX_K)
 
 
@@ -141,7 +159,7 @@ def describe_fields(openapi: dict[str, Any]) -> dict[str, Any]:
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str
-    text: str | None = None
+    text: Text | None = None
 
 
 class ChatMessage(BaseModel):
@@ -149,6 +167,12 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _valid_text(cls, value: object) -> object:
+        # Before the union: a bad string is then one error on `content`, not one per union member.
+        return valid_unicode(value)
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -160,11 +184,15 @@ class ChatCompletionRequest(BaseModel):
     # Sampling options (temperature, top_p, max_tokens...) are accepted for client
     # compatibility; generation settings come from the server's configuration.
     model_config = ConfigDict(extra="allow")
-    model: str = "rag"
+    model: Text = Field(
+        default="rag",
+        description="rag (the server's default mode), rag-local, rag-extractive, or rag-openai when "
+        "RAG_OPENAI_BASE_URL is set (GET /v1/models lists them); any other name is a 404 model_not_found.",
+    )
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     k: int | None = Field(default=None, ge=1, le=MAX_K, description="Extension: passages to retrieve.")
-    mode: str | None = Field(default=None, description="Extension: answer mode; overrides the one implied by model.")
+    mode: Text | None = Field(default=None, description="Extension: answer mode; overrides the one implied by model.")
     stream_raw: bool = Field(
         default=False,
         description="Extension: stream the model's unchecked tokens live; the last chunk's `answer` is the checked text.",

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from rag.api.app import create_app
+from rag.api.errors import ApiError
 from rag.api.openai_compat import completion_object, mode_for_model, split_messages, stream_chunks
 from rag.api.schemas import ChatCompletionRequest
 from rag.errors import IndexCorruptError
@@ -34,9 +35,51 @@ def citation_numbers(text: str) -> set[int]:
     return {int(n) for n in re.findall(r"\[(\d+)\]", text)}
 
 
-def test_models_lists_one_model_per_mode(oai: openai.OpenAI) -> None:
-    ids = {model.id for model in oai.models.list()}
-    assert ids == {"rag", "rag-local", "rag-openai", "rag-extractive"}
+UNREACHABLE = "http://127.0.0.1:9/v1"  # the discard port: connection refused at once
+
+
+def test_models_lists_rag_and_one_model_per_configured_mode(service: RagService) -> None:
+    plain = create_app(settings_for(service, openai_base_url=""), service=service)
+    with_endpoint = create_app(settings_for(service, openai_base_url=UNREACHABLE), service=service)
+    with TestClient(plain) as client:
+        assert [m["id"] for m in client.get("/v1/models").json()["data"]] == ["rag", "rag-local", "rag-extractive"]
+    with TestClient(with_endpoint) as client:
+        ids = [m["id"] for m in client.get("/v1/models").json()["data"]]
+        assert ids == ["rag", "rag-local", "rag-openai", "rag-extractive"]
+
+
+def test_an_unknown_model_is_a_404_in_openais_shape(live_url: str, oai: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        oai.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": BXPE}])
+    assert caught.value.code == "model_not_found" and caught.value.param == "model"
+
+    for stream in (False, True):
+        body = {"model": "gpt-4", "stream": stream, "messages": [{"role": "user", "content": BXPE}]}
+        response = httpx.post(f"{live_url}/v1/chat/completions", json=body, timeout=60)
+        assert response.status_code == 404
+        error = response.json()["error"]
+        assert error["type"] == "invalid_request_error"
+        assert (error["param"], error["code"]) == ("model", "model_not_found")
+        assert "gpt-4" in error["message"] and "rag-extractive" in error["message"]
+
+
+def test_rag_openai_is_unknown_until_an_endpoint_is_configured(oai: openai.OpenAI, service: RagService) -> None:
+    if service.settings.openai_base_url:
+        pytest.skip("RAG_OPENAI_BASE_URL is set")
+    with pytest.raises(openai.NotFoundError):
+        oai.chat.completions.create(model="rag-openai", messages=[{"role": "user", "content": BXPE}])
+    with pytest.raises(openai.UnprocessableEntityError, match="RAG_OPENAI_BASE_URL"):
+        oai.chat.completions.create(
+            model="rag", messages=[{"role": "user", "content": BXPE}], extra_body={"mode": "openai"}
+        )
+
+
+@pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
+def test_api_ask_rejects_an_unconfigured_mode(client: TestClient, service: RagService, path: str) -> None:
+    if service.settings.openai_base_url:
+        pytest.skip("RAG_OPENAI_BASE_URL is set")
+    message = assert_error(client.post(path, json={"question": BXPE, "mode": "openai"}), 422)
+    assert "RAG_OPENAI_BASE_URL" in message
 
 
 def test_completion_has_answer_and_citations(oai: openai.OpenAI) -> None:
@@ -138,12 +181,19 @@ def test_openai_client_sees_auth_errors(service: RagService) -> None:
         assert completion.model_extra["citations"]
 
 
-def test_model_name_selects_the_mode() -> None:
-    assert mode_for_model("rag-extractive", None) == "extractive"
-    assert mode_for_model("rag-local", None) == "local"
-    assert mode_for_model("rag", None) is None
-    assert mode_for_model("gpt-4o", None) is None
-    assert mode_for_model("rag-local", "extractive") == "extractive"
+def test_model_name_selects_the_mode(service: RagService) -> None:
+    settings = settings_for(service, openai_base_url=UNREACHABLE)
+    assert mode_for_model("rag-extractive", None, settings) == "extractive"
+    assert mode_for_model("rag-local", None, settings) == "local"
+    assert mode_for_model("rag-openai", None, settings) == "openai"
+    assert mode_for_model("rag", None, settings) is None
+    assert mode_for_model("rag-local", "extractive", settings) == "extractive"
+    for unknown in ("gpt-4o", "rag-", "rag-psychic", "RAG"):
+        with pytest.raises(ApiError) as caught:
+            mode_for_model(unknown, None, settings)
+        assert (caught.value.status, caught.value.code, caught.value.param) == (404, "model_not_found", "model")
+    with pytest.raises(ApiError):
+        mode_for_model("rag-openai", None, settings_for(service, openai_base_url=""))
 
 
 def test_split_messages_keeps_user_and_assistant_history() -> None:
@@ -276,10 +326,13 @@ def test_completion_object_is_an_openai_completion_with_the_extensions() -> None
     assert parsed.id.startswith("chatcmpl-") and parsed.model == "rag-local"
 
 
-def test_unreachable_llm_falls_back_to_extractive_with_a_notice(oai: openai.OpenAI, service: RagService) -> None:
-    if service.settings.openai_base_url:
-        pytest.skip("RAG_OPENAI_BASE_URL is set: mode 'openai' would call a real endpoint")
-    completion = oai.chat.completions.create(model="rag-openai", messages=[{"role": "user", "content": BXPE}])
+def test_unreachable_llm_falls_back_to_extractive_with_a_notice(service: RagService) -> None:
+    settings = settings_for(service, openai_base_url=UNREACHABLE, openai_model="m", llm_timeout_s=10)
+    # The same embedder: loading a second one would only cost time.
+    unreachable = RagService(settings, service.index_dir, embedder=service.snapshot().retriever.embedder).warm_up()
+    with running_server(create_app(settings, service=unreachable)) as url:
+        oai = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120)
+        completion = oai.chat.completions.create(model="rag-openai", messages=[{"role": "user", "content": BXPE}])
     assert completion.model_extra["notice"] and "抽取式" in completion.model_extra["notice"]
     assert "1.25%" in (completion.choices[0].message.content or "")
     assert completion.model_extra["citations"]

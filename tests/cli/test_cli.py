@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 RAG = Path(sys.executable).parent / "rag"
@@ -150,6 +153,8 @@ def test_search_prints_ranked_passages(index_dir: Path, cli_env, tmp_path: Path)
     ranks = re.findall(r"^(\d)\. .+ · (\S+\.txt) · score (\d\.\d{4})$", proc.stdout, re.MULTILINE)
     assert [rank for rank, _, _ in ranks] == ["1", "2"], proc.stdout
     assert ranks[0][1].startswith("000") and "1.25%" in proc.stdout
+    # bm25s sets its own logger to DEBUG when imported; without -v nothing below INFO shows.
+    assert "DEBUG" not in proc.stderr and "Building index from" not in proc.stderr, proc.stderr
 
 
 def test_chat_carries_the_conversation(index_dir: Path, cli_env, tmp_path: Path):
@@ -162,3 +167,94 @@ def test_chat_carries_the_conversation(index_dir: Path, cli_env, tmp_path: Path)
     assert proc.stdout.count("来源") == 2, proc.stdout
     second = proc.stdout.split("来源")[1]
     assert "管理费" in second
+
+
+HEAVY = ("torch", "sentence_transformers", "transformers", "gradio", "langchain_core", "faiss", "bm25s", "jieba", "numpy")
+
+
+def test_the_cli_module_imports_no_engine(cli_env, tmp_path: Path):
+    code = f"import json, sys, rag.cli; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
+
+
+def test_help_and_argument_errors_answer_at_once(index_dir: Path, cli_env, tmp_path: Path):
+    # Measured against a bare interpreter, so a loaded test machine does not make it flaky;
+    # loading the models (what `rag ask ""` used to do first) takes 20-30 s.
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    interpreter = time.monotonic() - started
+    for args, code in (
+        (["--help"], 0),
+        (["ask", "   ", "--index", str(index_dir)], 2),
+        (["ask", QUESTION, "--mode", "openai", "--index", str(index_dir)], 2),  # no RAG_OPENAI_BASE_URL
+        (["ask", QUESTION, "--k", "many"], 2),  # typer's own argument error
+    ):
+        started = time.monotonic()
+        proc = run_rag(args, cli_env, tmp_path, timeout=60)
+        elapsed = time.monotonic() - started
+        assert proc.returncode == code, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        assert elapsed < interpreter + 4, (args, elapsed)
+
+
+def test_an_unconfigured_mode_is_refused_before_loading(cli_env, tmp_path: Path):
+    proc = run_rag(["ask", QUESTION, "--mode", "openai", "--index", str(tmp_path / "none")], cli_env, tmp_path, 60)
+    assert proc.returncode == 2
+    assert "RAG_OPENAI_BASE_URL" in proc.stderr and "rag ingest" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", [["serve"], ["ask", QUESTION], ["search", "管理费"]])
+def test_a_misformatted_setting_is_one_clear_line(cli_env, tmp_path: Path, command: list[str]):
+    proc = run_rag(command, {**cli_env, "RAG_TOP_K": "abc"}, tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == ["error: 设置 RAG_TOP_K 无效：需要整数 (got 'abc')"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "origins",
+    ["http://intranet.example, http://127.0.0.1:8899", '["http://127.0.0.1:8899"]'],
+)
+def test_serve_takes_cors_origins_as_a_comma_list_or_json(cli_env, tmp_path: Path, origins: str):
+    """`rag serve` with RAG_CORS_ORIGINS as the README writes it: the server runs and allows the origin."""
+    port = _free_port()
+    # A missing index: the server starts and reports it on /healthz; no model is loaded.
+    args = [str(RAG), "serve", "--host", "127.0.0.1", "--port", str(port), "--index", str(tmp_path / "none")]
+    server = subprocess.Popen(
+        args, env={**cli_env, "RAG_CORS_ORIGINS": origins}, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert server.poll() is None, server.communicate()[1]
+            try:
+                preflight = httpx.options(
+                    f"http://127.0.0.1:{port}/api/ask",
+                    headers={"Origin": "http://127.0.0.1:8899", "Access-Control-Request-Method": "POST"},
+                    timeout=5,
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "rag serve did not start"
+                time.sleep(0.5)
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8899"
+        other = httpx.options(
+            f"http://127.0.0.1:{port}/api/ask",
+            headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+            timeout=5,
+        )
+        assert "access-control-allow-origin" not in other.headers
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
