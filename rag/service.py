@@ -23,7 +23,7 @@ from typing import Any
 from rag.answer.evidence import Evidence, context_for_llm, select_evidence
 from rag.answer.extractive import extractive_answer
 from rag.answer.llm import NO_ANSWER_TOKEN, Excerpt, LLMGenerator, generator_for
-from rag.config import Settings
+from rag.config import MODES, Settings, check_question
 from rag.conversation import clean_history, standalone_question
 from rag.documents import DocumentLibrary
 from rag.embed.base import Embedder
@@ -41,7 +41,6 @@ from rag.verify.highlight import highlight_spans, highlight_text
 
 log = logging.getLogger(__name__)
 
-MODES = ("local", "openai", "extractive")
 REFUSAL = "知识库中没有找到与该问题相关的信息。"
 FALLBACK_NOTICE = "大模型服务不可用（{reason}），已改用抽取式回答。"
 
@@ -215,17 +214,7 @@ class RagService:
 
     # ---------------------------------------------------------------- validation
     def _check_text(self, text: Any) -> str:
-        if not isinstance(text, str):
-            raise QuestionError("问题必须是文本 (question must be a string)")
-        text = text.strip()
-        if not text:
-            raise QuestionError("问题不能为空 (question is empty)")
-        if len(text) > self.settings.max_question_chars:
-            raise QuestionError(
-                f"问题过长：最多 {self.settings.max_question_chars} 个字符 "
-                f"(question longer than {self.settings.max_question_chars} characters)"
-            )
-        return text
+        return check_question(text, self.settings)
 
     def _check_mode(self, mode: str | None) -> str:
         mode = mode or self.settings.mode

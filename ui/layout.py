@@ -13,9 +13,8 @@ from typing import Any
 
 import gradio as gr
 
-from rag.config import Settings
+from rag.config import Settings, available_modes
 from rag.ingest.loaders import SUPPORTED_SUFFIXES
-from rag.service import MODES
 from ui.feedback import FeedbackLog
 from ui import handlers
 from ui.handlers import ServiceGetter
@@ -74,7 +73,7 @@ def build_ui(get_service: ServiceGetter, settings: Settings) -> gr.Blocks:
                                 1, 10, value=settings.top_k, step=1, label="检索段落数 (top-k)", elem_id="rag-k"
                             )
                             mode = gr.Radio(
-                                choices=[(f"{MODE_LABELS[m]} ({m})", m) for m in MODES],
+                                choices=[(f"{MODE_LABELS[m]} ({m})", m) for m in available_modes(settings)],
                                 value=settings.mode,
                                 label="回答模式",
                                 elem_id="rag-mode",
