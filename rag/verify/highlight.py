@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rag.text.sentences import sentence_spans
 from rag.types import Span
-from rag.verify.support import support_score
+from rag.verify.support import SupportScorer
 
 
 def highlight_spans(passage: str, claims: list[str]) -> list[Span]:
@@ -14,11 +14,13 @@ def highlight_spans(passage: str, claims: list[str]) -> list[Span]:
     in passage order; adjacent sentences are joined into one span (the text between
     them included)."""
     spans = sentence_spans(passage)
+    # The sentences' features are computed once for all claims (the first sentence wins a tie).
+    scorer = SupportScorer([passage[s:e] for s, e in spans])
     best: list[int] = []
     for claim in claims:
-        scored = sorted(range(len(spans)), key=lambda i: -support_score(claim, passage[spans[i][0] : spans[i][1]]))
-        if scored and scored[0] not in best:
-            best.append(scored[0])
+        number, _ = scorer.best(claim)
+        if number is not None and number - 1 not in best:
+            best.append(number - 1)
     best.sort()
     runs: list[Span] = []
     for i, idx in enumerate(best):
