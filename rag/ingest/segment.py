@@ -182,4 +182,13 @@ def segment_document(doc: RawDocument) -> list[Article]:
                 date=doc.date,
             )
         )
+    if not articles:
+        # The minimum length drops furniture inside long documents; a file that is
+        # short as a whole (a two-sentence note) is one article, not nothing.
+        text = join_lines([line for line in lines if line.text not in headers], width)
+        if text.strip():
+            first_line = text.split("\n", 1)[0]
+            heading = first_line.lstrip("#").strip()  # a markdown heading, without its marker
+            title = doc.title or (heading if len(heading) <= 40 else "")
+            articles.append(Article(file=doc.file, index=0, title=title, text=text, source=doc.source, date=doc.date))
     return articles

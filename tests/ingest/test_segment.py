@@ -179,3 +179,12 @@ def test_source_lines_split_articles_and_short_ones_are_dropped():
 
 def test_empty_document_has_no_articles():
     assert segment_document(RawDocument(text="\n12\n图片来源：视觉中国\n", file="e.txt")) == []
+
+
+def test_a_short_file_is_one_article_not_nothing():
+    """A two-sentence note is below MIN_ARTICLE_CHARS yet is a document of its own (issue 13, defect 9)."""
+    text = "# 青川县茶叶\n\n青川县今年春茶产量达到1200吨。当地计划建设茶叶加工园区。\n"
+    assert len(text) < MIN_ARTICLE_CHARS
+    [article] = segment_document(RawDocument(text=text, file="note.md"))
+    assert article.title == "青川县茶叶"
+    assert "春茶产量达到1200吨。" in article.text and "加工园区。" in article.text
