@@ -52,3 +52,88 @@ def test_widget_needs_no_token_when_the_api_does(service: RagService) -> None:
         assert httpx.get(f"{url}/embed").status_code == 200
         assert httpx.get(f"{url}/v1/models").status_code == 401
         assert httpx.get(f"{url}/ui/").status_code == 404  # ui=False: the API and the widget only
+
+
+# ------------------------------------------------------------------ the token guards the UI too (issue 13, defect 1)
+
+TOKEN = "s3cret-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def guarded_url(service: RagService) -> Iterator[str]:
+    settings = service.settings.model_copy(update={"api_token": TOKEN, "admin_token": "", "cors_origins": []})
+    with running_server(build_app(settings, service=service)) as url:
+        yield url
+
+
+def test_gradio_api_routes_need_the_token(guarded_url: str) -> None:
+    # Without the token Gradio's own API lists and runs the chat handler for anyone.
+    for path in ("/ui/gradio_api/info", "/ui/config", "/ui/gradio_api/queue/status"):
+        response = httpx.get(guarded_url + path)
+        assert response.status_code == 401, (path, response.text[:200])
+        assert response.json()["error"]["type"] == "authentication_error"
+    joined = httpx.post(f"{guarded_url}/ui/gradio_api/call/_chat", json={"data": ["黑石BXPE基金的管理费是多少？"]})
+    assert joined.status_code == 401 and "1.25" not in joined.text
+    queued = httpx.post(f"{guarded_url}/ui/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "x"})
+    assert queued.status_code == 401
+    info = httpx.get(f"{guarded_url}/ui/gradio_api/info", headers=BEARER)
+    assert info.status_code == 200 and "/_chat" in info.json()["named_endpoints"]
+
+
+def test_gradio_client_needs_the_token(guarded_url: str) -> None:
+    from gradio_client import Client
+
+    with pytest.raises(Exception):  # noqa: B017 (gradio_client raises its own kinds for a 401)
+        Client(f"{guarded_url}/ui/", verbose=False)
+    client = Client(f"{guarded_url}/ui/", headers=BEARER, verbose=False)
+    assert "/_chat" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+
+
+def test_a_browser_is_sent_to_the_login_page_and_back(guarded_url: str) -> None:
+    with httpx.Client(base_url=guarded_url) as browser:
+        page = browser.get("/ui/", headers={"Accept": "text/html"})
+        assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
+        login = browser.get(page.headers["location"])
+        assert login.status_code == 200 and "访问令牌" in login.text and 'name="token"' in login.text
+        wrong = browser.post("/login", data={"token": "nope", "next": "/ui/"})
+        assert wrong.status_code == 401 and "令牌错误" in wrong.text and "rag_session" not in wrong.headers.get(
+            "set-cookie", ""
+        )
+        right = browser.post("/login", data={"token": TOKEN, "next": "/ui/"})
+        assert right.status_code == 303 and right.headers["location"] == "/ui/"
+        cookie = right.headers["set-cookie"]
+        assert "HttpOnly" in cookie and TOKEN not in cookie  # an HMAC of the token, not the token
+        assert browser.get("/ui/", headers={"Accept": "text/html"}).status_code == 200
+        assert browser.get("/ui/gradio_api/info").status_code == 200  # the page's own calls carry the cookie
+        browser.get("/logout")
+        assert browser.get("/ui/gradio_api/info").status_code == 401
+
+
+def test_login_never_redirects_off_site(guarded_url: str) -> None:
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        response = httpx.post(f"{guarded_url}/login", data={"token": TOKEN, "next": target})
+        assert response.headers["location"] == "/ui/"
+
+
+def test_healthz_without_the_token_says_only_ok(guarded_url: str) -> None:
+    bare = httpx.get(f"{guarded_url}/healthz")
+    assert bare.status_code == 200 and bare.json() == {"status": "ok"}
+    full = httpx.get(f"{guarded_url}/healthz", headers=BEARER).json()
+    assert full["status"] == "ok" and full["files"] > 0 and full["index_version"]
+    assert full["llm"]["state"] in {"not_started", "running", "external", "restarting", "failed"}
+
+
+def test_the_widget_page_loads_but_reveals_nothing_without_the_token(guarded_url: str) -> None:
+    page = httpx.get(f"{guarded_url}/embed")
+    assert page.status_code == 200 and "黑石" not in page.text
+    ask = {"question": "黑石BXPE基金的管理费是多少？", "mode": "extractive"}
+    assert httpx.post(f"{guarded_url}/api/ask/stream", json=ask).status_code == 401
+    assert httpx.post(f"{guarded_url}/api/feedback", json={"rating": "up"}).status_code == 401
+    streamed = httpx.post(f"{guarded_url}/api/ask/stream", json=ask, headers=BEARER)
+    assert streamed.status_code == 200 and "1.25%" in streamed.text
+
+
+def test_an_open_server_has_no_login(client: TestClient) -> None:
+    assert client.get("/ui/gradio_api/info").status_code == 200
+    assert client.get("/login?next=/ui/", follow_redirects=False).headers["location"] == "/ui/"

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from rag.api.auth import UNAUTHORIZED, Bearer, bearer_of, may_read, settings_of
 from rag.api.errors import ApiError
 from rag.config import Settings, token_accepted
 from rag.service import RagService
@@ -76,10 +76,6 @@ def service_getter(app: FastAPI) -> Callable[[], RagService]:
     return holder_of(app).get
 
 
-def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 def request_holder(request: Request) -> ServiceHolder:
     return holder_of(request.app)
 
@@ -93,13 +89,15 @@ ReadyService = Annotated[RagService, Depends(ready_service)]
 AppSettings = Annotated[Settings, Depends(settings_of)]
 Holder = Annotated[ServiceHolder, Depends(request_holder)]
 
-_bearer = HTTPBearer(auto_error=False, description="Needed only when RAG_API_TOKEN is set.")
+def require_token(readable: Annotated[bool, Depends(may_read)]) -> None:
+    """Dependency: 401 unless no token is configured, or the bearer token (or the login cookie) is it."""
+    if not readable:
+        raise ApiError(401, UNAUTHORIZED)
 
 
-def require_token(
-    settings: AppSettings, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """Dependency: 401 unless no token is configured or the bearer token is it."""
-    given = credentials.credentials if credentials else None
-    if not token_accepted(settings.api_token, given):
-        raise ApiError(401, "缺少或错误的访问令牌 (missing or invalid bearer token)")
+def require_admin(request: Request, _: Bearer) -> None:
+    """Dependency for document and feedback administration: the admin token
+    (``RAG_ADMIN_TOKEN``, else ``RAG_API_TOKEN``) as a bearer token; open when neither is set."""
+    given = bearer_of(request.headers.get("authorization"))
+    if not token_accepted(settings_of(request).required_admin_token, given):
+        raise ApiError(401, "缺少或错误的管理令牌 (missing or invalid admin bearer token)")

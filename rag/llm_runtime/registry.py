@@ -4,7 +4,8 @@ Every answer mode that runs locally asks ``ensure_local_server(settings)`` for a
 URL.  A llama.cpp server already listening on ``settings.llm_host:llm_port`` (started
 by another process, or by ``rag serve`` earlier) is reused; otherwise one is started
 and kept until this process exits (atexit), so a question does not pay for loading
-the model twice.
+the model twice. Each is supervised (``rag.llm_runtime.supervisor``): restarted on the
+same port when it dies, so the generators bound to its URL keep working.
 """
 
 from __future__ import annotations
@@ -23,29 +24,40 @@ from rag.llm_runtime.server import (
     LocalLLMServer,
     wait_until_ready,
 )
+from rag.llm_runtime.supervisor import LLMStatus, SupervisedServer
 
 if TYPE_CHECKING:
     from rag.config import Settings
 
 log = logging.getLogger(__name__)
 
-_managed: dict[tuple[str, int], LocalLLMServer] = {}
+_managed: dict[tuple[str, int], SupervisedServer] = {}
 _managed_lock = threading.Lock()
 
 
 def stop_managed(host: str | None = None, port: int | None = None) -> int:
-    """Stop the servers this process started (all, or the one on ``host:port``); how many."""
+    """Stop the servers this process started or watches (all, or the one on ``host:port``); how many
+    of them were its own child processes."""
     # No lock: at exit a daemon thread may hold it forever, and stopping twice is harmless.
     keys = [key for key in list(_managed) if host is None or key == (host, port)]
+    own = 0
     for key in keys:
-        srv = _managed.pop(key, None)
-        if srv is not None:
+        sup = _managed.pop(key, None)
+        if sup is not None:
+            own += sup.server.is_running() or sup.status().state in ("running", "restarting")
             with contextlib.suppress(Exception):  # at exit: stop the others all the same
-                srv.stop()
-    return len(keys)
+                sup.stop()
+    return own
 
 
 atexit.register(stop_managed)
+
+
+def local_server_status(settings: Settings) -> LLMStatus | None:
+    """The supervised local LLM server on ``settings.llm_host:llm_port``; None before the first
+    local question started (or found) one."""
+    sup = _managed.get((settings.llm_host, settings.llm_port))
+    return sup.status() if sup is not None else None
 
 
 def ensure_local_server(
@@ -57,6 +69,8 @@ def ensure_local_server(
     ``settings.llm_host:llm_port``; otherwise starts one for
     ``settings.llm_model_path`` (assembling the GGUF first if it is one of
     the known models and missing) and keeps it until this process exits.
+    Either way a ``SupervisedServer`` watches it and brings it back on the same
+    port when it dies (``rag.llm_runtime.supervisor``).
     Raises ``LLMServerError`` when no server can be had.
     """
     if settings is None:
@@ -67,32 +81,48 @@ def ensure_local_server(
     root = root_url(host, port)
 
     with _managed_lock:
-        srv = _managed.get((host, port))
+        sup = _managed.get((host, port))
+        if sup is not None and sup.status().state == "failed":
+            sup.stop()  # gave up earlier: a new request may try afresh
+            _managed.pop((host, port), None)
+            sup = None
         state = probe(root)
         if state != "down":
             if state != "ok":  # loading; raises at once when what answers is not llama.cpp
                 wait_until_ready(root, timeout, poll_s=0.5)
             _warn_if_other_model(root, Path(settings.llm_model_path))
+            if sup is None:  # someone else's server: watch it, take over if it dies
+                _managed[(host, port)] = SupervisedServer(_server_for(settings, Path(settings.llm_model_path)),
+                                                          start_timeout=timeout).adopt()
             return f"{root}/v1"
-        if srv is not None:  # ours, but dead: replace it
+        if sup is not None:
+            if sup.status().state == "restarting":
+                raise LLMServerError(f"本地大模型服务正在重启（LLM server on {root} is restarting）",
+                                     reason="LLM server restarting")
             log.warning("Managed LLM server on %s is gone; restarting it", root)
-            srv.stop()
+            sup.stop()
+            _managed.pop((host, port), None)
 
-        model = _model_file(Path(settings.llm_model_path))
-        log_path = Path(settings.data_dir) / f"llm_server-{port}.log"
-        srv = LocalLLMServer(model, host=host, port=port, threads=settings.llm_threads,
-                             ctx=settings.llm_context, threads_batch=settings.llm_threads_batch,
-                             cache_ram_mib=settings.llm_cache_ram_mib, log_path=log_path)
+        sup = SupervisedServer(_server_for(settings, _model_file(Path(settings.llm_model_path))),
+                               start_timeout=timeout)
         try:
-            srv.start(timeout)
+            sup.start()
         except LLMServerError:
             # Another process may have won the race for the port.
             if probe(root) == "ok":
                 log.info("Another LLM server came up on %s; using it", root)
+                _managed[(host, port)] = sup.adopt()
                 return f"{root}/v1"
             raise
-        _managed[(host, port)] = srv
-        return srv.base_url
+        _managed[(host, port)] = sup
+        return sup.base_url
+
+
+def _server_for(settings: Settings, model: Path) -> LocalLLMServer:
+    return LocalLLMServer(model, host=settings.llm_host, port=settings.llm_port, threads=settings.llm_threads,
+                          ctx=settings.llm_context, threads_batch=settings.llm_threads_batch,
+                          cache_ram_mib=settings.llm_cache_ram_mib,
+                          log_path=Path(settings.data_dir) / f"llm_server-{settings.llm_port}.log")
 
 
 def _model_file(model: Path) -> Path:

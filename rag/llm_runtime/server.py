@@ -223,6 +223,13 @@ class LocalLLMServer:
 
         wait_until_ready(self.root_url, timeout, check=still_running, detail=self.log_tail)
 
+    def wait_exit(self) -> int | None:
+        """Block until the child exits and reap it; its exit code (-9 after SIGKILL), None if none runs."""
+        proc = self._proc
+        if proc is None:
+            return None
+        return proc.wait()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the server (SIGTERM, then SIGKILL after ``timeout``)."""
         proc, self._proc = self._proc, None

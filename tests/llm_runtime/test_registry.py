@@ -8,7 +8,7 @@ import pytest
 
 from rag.config import Settings
 from rag.llm_runtime.net import free_port, probe
-from rag.llm_runtime.registry import ensure_local_server, stop_managed
+from rag.llm_runtime.registry import ensure_local_server, local_server_status, stop_managed
 from rag.llm_runtime.server import LLMServerError, LocalLLMServer
 from tests.llm_runtime.http_stub import reply, stub_server
 
@@ -30,6 +30,9 @@ def test_a_running_llama_cpp_server_is_reused(tmp_path: Path) -> None:
         port = int(root.rsplit(":", 1)[1])
         settings = _settings(tmp_path, port, tmp_path / "absent.gguf")  # not needed: nothing is started
         assert ensure_local_server(settings) == f"{root}/v1"
+        status = local_server_status(settings)
+        assert status is not None and status.state == "external" and status.pid is None
+        assert stop_managed("127.0.0.1", port) == 0  # watched, but not ours to stop
 
 
 def test_something_else_on_the_port_is_a_server_error(tmp_path: Path) -> None:
