@@ -45,6 +45,15 @@ class Chunk:
     start: int  # character offsets into Article.text
     end: int
     date: str = ""
+    # The original text of a table chunk, for display; its ``text`` is the table's cells
+    # as self-describing sentences (rag.ingest.tables), which is what is indexed and cited.
+    # Empty for every other chunk (then ``text`` is the original, Article.text[start:end]).
+    display_text: str = ""
+
+    @property
+    def shown_text(self) -> str:
+        """What to show a reader as the passage: the original table, or the text itself."""
+        return self.display_text or self.text
 
     @property
     def indexed_text(self) -> str:
