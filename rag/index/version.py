@@ -26,7 +26,13 @@ log = logging.getLogger(__name__)
 
 VERSION_FILES = ("manifest.json", "chunks.sqlite", "dense.faiss")
 CHECKSUMMED_FILES = ("dense.faiss", "chunks.sqlite")
-_CHUNK_FIELDS = ("chunk_id", "file", "article_index", "title", "section", "byline", "source", "text", "start", "end", "date")
+_CHUNK_FIELDS = (
+    "chunk_id", "file", "article_index", "title", "section", "byline", "source", "text", "start", "end", "date",
+    "display_text",
+)
+# Columns added after the first index format: a version written before them has none,
+# and its chunks load with the Chunk defaults.
+_OPTIONAL_FIELDS = frozenset({"display_text"})
 _FAISS_PREFIX = re.compile(r"^Error in .*? at \S+: ")
 
 
@@ -119,10 +125,12 @@ def _read_chunks(db: Path) -> tuple[list[Chunk], list[list[str]]]:
     try:
         connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            rows = connection.execute(f"SELECT {', '.join(_CHUNK_FIELDS)}, tokens FROM chunks ORDER BY row").fetchall()
+            present = {info[1] for info in connection.execute("PRAGMA table_info(chunks)")}
+            fields = [f for f in _CHUNK_FIELDS if f in present or f not in _OPTIONAL_FIELDS]
+            rows = connection.execute(f"SELECT {', '.join(fields)}, tokens FROM chunks ORDER BY row").fetchall()
         finally:
             connection.close()
-        chunks = [Chunk(**dict(zip(_CHUNK_FIELDS, row[:-1]))) for row in rows]
+        chunks = [Chunk(**dict(zip(fields, row[:-1]))) for row in rows]
         tokens = [json.loads(row[-1]) for row in rows]
     except (sqlite3.Error, ValueError, TypeError) as exc:
         raise VersionDamage("chunks.sqlite 无法读取（不是完整的 SQLite 数据库）", f"chunks.sqlite cannot be read: {exc}") from None
@@ -148,10 +156,10 @@ def _write_chunks(db: Path, chunks: list[Chunk], tokens: list[list[str]]) -> Non
         connection.execute(
             "CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT, file TEXT, article_index INTEGER, "
             "title TEXT, section TEXT, byline TEXT, source TEXT, text TEXT, start INTEGER, end INTEGER, "
-            "date TEXT, tokens TEXT)"
+            "date TEXT, display_text TEXT, tokens TEXT)"
         )
         connection.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (row, *(getattr(c, f) for f in _CHUNK_FIELDS), json.dumps(tok, ensure_ascii=False))
                 for row, (c, tok) in enumerate(zip(chunks, tokens))

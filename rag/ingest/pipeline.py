@@ -21,6 +21,7 @@ from rag.index.tokenize import tokenize
 from rag.ingest.chunk import chunk_article
 from rag.ingest.loaders import SUPPORTED_SUFFIXES, LoaderError, load_file
 from rag.ingest.segment import segment_document
+from rag.ingest.tables import find_tables, source_cells
 from rag.types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,17 @@ class IngestReport:
 
 def pipeline_fingerprint() -> str:
     """Changes whenever the code that turns files into chunks changes, so stale chunks are redone."""
+    from rag import wordlists
     from rag.index import tokenize as tokenize_module
-    from rag.ingest import chunk, clean, loaders, segment
+    from rag.ingest import chunk, clean, loaders, segment, tables
     from rag.text import markers, sentences
 
     digest = hashlib.sha256()
     # The sentence splitter (and the marker syntax it reads) decide chunk boundaries too.
-    for module in (loaders, clean, segment, chunk, tokenize_module, sentences, markers):
+    for module in (loaders, clean, segment, chunk, tables, tokenize_module, sentences, markers):
         digest.update(Path(module.__file__).read_bytes())
+    # Data files the table detector reads are code too.
+    digest.update(Path(wordlists.__file__).with_name("table_notes.txt").read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -67,23 +71,32 @@ def discover(paths: Iterable[Path]) -> dict[str, Path]:
     return found
 
 
-def articles_from_file(path: Path, name: str) -> list[Article]:
-    articles: list[Article] = []
+def _articles_with_sources(path: Path, name: str) -> list[tuple[Article, dict[str, str]]]:
+    """Each article with its document's source lines that still have their tabs (for tables)."""
+    pairs: list[tuple[Article, dict[str, str]]] = []
     for doc in load_file(path, name):
+        source = source_cells(doc.text)
         for article in segment_document(doc):
-            article.index = len(articles)
-            articles.append(article)
-    return articles
+            article.index = len(pairs)
+            pairs.append((article, source))
+    return pairs
+
+
+def articles_from_file(path: Path, name: str) -> list[Article]:
+    return [article for article, _ in _articles_with_sources(path, name)]
 
 
 def chunks_from_file(path: Path, name: str, settings: Settings) -> tuple[list[Article], list[Chunk]]:
-    articles = articles_from_file(path, name)
+    pairs = _articles_with_sources(path, name)
     chunks = [
         chunk
-        for article in articles
-        for chunk in chunk_article(article, settings.chunk_size, settings.chunk_overlap, settings.chunk_max_size)
+        for article, source in pairs
+        for chunk in chunk_article(
+            article, settings.chunk_size, settings.chunk_overlap, settings.chunk_max_size,
+            tables=find_tables(article.text, source),
+        )
     ]
-    return articles, chunks
+    return [article for article, _ in pairs], chunks
 
 
 def ingest(
