@@ -67,11 +67,24 @@ def _fail(message: str, code: int = 1) -> None:
 @app.command()
 def setup(
     llm: Annotated[str, typer.Option(help="LLM models to assemble: 1.5b, 0.5b, all or none.")] = "all",
+    quant: Annotated[str, typer.Option(
+        help="Also transcode the assembled GGUF(s) into these types, e.g. q4_0,q8_0 (default: none).",
+    )] = "none",
 ) -> None:
     """Build the offline models: convert the embedding model, assemble and verify the GGUF files."""
     from rag.models.convert_e5 import convert_e5
 
+    from rag.models.transcode import TranscodeError, parse_quants
+
     settings = _settings()
+    quants: list[str] = []
+    if quant != "none":
+        try:
+            quants = parse_quants(quant)
+        except ValueError as exc:
+            _fail(str(exc), 2)
+        if quants and llm == "none":
+            _fail("--quant 需要 --llm 指定模型 (--quant needs --llm 1.5b, 0.5b or all)", 2)
     try:
         if not settings.embedding_model:
             convert_e5(Path(settings.embedding_model_path))
@@ -79,8 +92,13 @@ def setup(
             from rag.models.llm_assemble import assemble
 
             for variant in (["1.5b", "0.5b"] if llm == "all" else [llm]):
-                assemble(variant, settings.models_dir)  # type: ignore[arg-type]
-    except RagError as exc:
+                source = assemble(variant, settings.models_dir)  # type: ignore[arg-type]
+                if quants:
+                    from rag.models.transcode import ensure_transcoded
+
+                    for q in quants:
+                        console.print(f"{escape(ensure_transcoded(source, q).name)} ready")
+    except (RagError, TranscodeError) as exc:
         _fail(str(exc))
     console.print("[green]models ready[/]")
 
