@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 import rag
 from rag.api import errors
@@ -41,7 +42,9 @@ def create_app(settings: Settings, *, service: RagService | None = None, index_d
         holder.start()
         yield
 
-    app = FastAPI(
+    # FastAPIOffline: /docs (Swagger UI) and /redoc from assets in the package, served under
+    # /static-offline-docs; FastAPI's own pages load them from a CDN, blank on an offline network.
+    app = FastAPIOffline(
         title="RAG 知识库问答 API",
         version=rag.__version__,
         description=errors.__doc__,

@@ -140,6 +140,49 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
     },
 }
 FIELD_DOCS["Citation"] = {**FIELD_DOCS["Passage"], **FIELD_DOCS["Citation"]}
+# The OpenAI models the chat-completion response is built from leave their fields undescribed.
+FIELD_DOCS |= {
+    "RagChatCompletion": {
+        "id": "Unique id of this completion (chatcmpl-…).",
+        "object": "Always chat.completion.",
+        "created": "Unix time (seconds) the completion was created.",
+        "model": "The model name the request gave (rag, rag-local, rag-extractive, rag-openai).",
+        "choices": "Exactly one choice: the checked answer.",
+        "usage": "Token counts: prompt_tokens the LLM read, completion_tokens it wrote (0 and 0 in extractive "
+        "mode, where no model runs).",
+        "service_tier": "Not used (OpenAI field; absent).",
+        "system_fingerprint": "Not used (OpenAI field; absent).",
+        "metadata": "Not used (OpenAI field; absent).",
+        "moderation": "Not used (OpenAI field; absent).",
+        "citations": "Extension: the passages the answer's [n] markers point to (n, text, file, title, section, "
+        "score, chunk_id, highlight, highlight_spans).",
+        "refused": "Extension: true when the knowledge base does not hold the answer (the content says so).",
+        "notice": "Extension: a note for the user, e.g. that the LLM was unreachable and the answer is extractive.",
+        "related": "Extension: when refusing, passages that may still interest the user.",
+    },
+    "Choice": {
+        "index": "Always 0 (one choice).",
+        "message": "The assistant's message: the checked answer with [n] markers.",
+        "finish_reason": "stop: the answer is complete.",
+        "logprobs": "Not returned (null).",
+    },
+    "ChatCompletionMessage": {
+        "role": "Always assistant.",
+        "content": "The checked answer with [n] markers (citations[].n), or the refusal sentence.",
+        "refusal": "Not used (null): a refusal is an answer here, see the extension field `refused`.",
+        "annotations": "Not used.",
+        "audio": "Not used.",
+        "function_call": "Not used.",
+        "tool_calls": "Not used.",
+    },
+    "CompletionUsage": {
+        "prompt_tokens": "Tokens of the prompt the LLM read (0 when no model ran).",
+        "completion_tokens": "Tokens the LLM wrote (0 when no model ran).",
+        "total_tokens": "prompt_tokens + completion_tokens.",
+        "completion_tokens_details": "Not used.",
+        "prompt_tokens_details": "Not used.",
+    },
+}
 
 
 def describe_fields(openapi: dict[str, Any]) -> dict[str, Any]:
