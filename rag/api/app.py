@@ -19,10 +19,14 @@ from fastapi_offline import FastAPIOffline
 import rag
 from rag.api import errors
 from rag.api.deps import ServiceHolder, require_token
+from rag.api.documents import router as documents_router
+from rag.api.feedback import router as feedback_router
+from rag.api.jobs import JobRunner
 from rag.api.openai_compat import router as openai_router
 from rag.api.routes import api_router, ops_router
 from rag.api.schemas import describe_fields
 from rag.config import Settings
+from rag.feedback import FeedbackStore
 from rag.service import RagService
 
 log = logging.getLogger(__name__)
@@ -56,10 +60,15 @@ def create_app(settings: Settings, *, service: RagService | None = None, index_d
     errors.install_error_handlers(app)
     _install_cors(app, settings)
 
+    app.state.feedback = FeedbackStore.in_data_dir(settings.data_dir)
+    app.state.jobs = JobRunner()
+
     secured = [Depends(require_token)]
     app.include_router(ops_router)
     app.include_router(api_router, dependencies=secured)
     app.include_router(openai_router, dependencies=secured)
+    app.include_router(feedback_router)  # POST: the API token; GET: the admin token
+    app.include_router(documents_router)  # the admin token
     _document_fields(app)
     return app
 

@@ -47,6 +47,7 @@ ERROR_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "method_not_allowed",
+    413: "invalid_request_error",
     422: "invalid_request_error",
     500: "server_error",
     503: "service_unavailable",
