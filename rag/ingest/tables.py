@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -171,6 +171,10 @@ class _ParsedRow:
     end: int
 
 
+# A line read as rows of k values: the rows, and the text after them ("" when none).
+_Reading = tuple[list[_ParsedRow], str]
+
+
 def _valid_label(label: str, k: int) -> bool:
     limit = MAX_SINGLE_VALUE_LABEL_CHARS if k == 1 else MAX_LABEL_CHARS
     return (
@@ -183,7 +187,7 @@ def _valid_label(label: str, k: int) -> bool:
     )
 
 
-def _parse_rows(line: _Line, k: int) -> tuple[list[_ParsedRow], str] | None:
+def _parse_rows(line: _Line, k: int) -> _Reading | None:
     """The rows of ``k`` values that ``line`` holds from its start, and what follows them."""
     pattern = _row_re(k)
     rows: list[_ParsedRow] = []
@@ -204,13 +208,13 @@ def _parse_rows(line: _Line, k: int) -> tuple[list[_ParsedRow], str] | None:
     return rows, text[pos:]
 
 
-def _feasible(line: _Line) -> dict[int, tuple[list[_ParsedRow], str]]:
+def _feasible(line: _Line) -> dict[int, _Reading]:
     """For each number of values per row this line can be read with: its rows and rest."""
     first = _FIRST_ROW_RE.match(line.text)
     if first is None:
         return {}
     most = len(_VALUE_RE.findall(first["values"]))
-    found = {}
+    found: dict[int, _Reading] = {}
     # One fewer value: a label ending in digits ("沪深300") keeps its tab before the values.
     for k in {most, most - 1}:
         if 1 <= k <= MAX_COLUMNS:
@@ -371,7 +375,7 @@ def _lines(text: str) -> list[_Line]:
     return lines
 
 
-def _block_at(feasible: list[dict], i: int) -> tuple[int, set[int]]:
+def _block_at(feasible: list[dict[int, _Reading]], i: int) -> tuple[int, set[int]]:
     """The last line of the block of rows starting at line i, and the value counts it allows.
 
     Every line but the last must hold rows only; the last may end in other text (a note).
@@ -410,8 +414,14 @@ def find_tables(text: str, source: Mapping[str, str] | None = None) -> list[Tabl
 
 
 def _build(
-    lines: list[_Line], feasible: list[dict], first: int, last: int, ks: set[int], source: Mapping[str, str] | None
+    lines: list[_Line],
+    feasible: list[dict[int, _Reading]],
+    first: int,
+    last: int,
+    ks: set[int],
+    source: Mapping[str, str] | None,
 ) -> Table | None:
+    """The table whose rows are lines ``first``..``last``, or None when its header does not fit."""
     header_line = lines[first - 1]
     header = header_line.text.strip()
     if not _header_ok(header) or feasible[first - 1]:
@@ -424,7 +434,7 @@ def _build(
             count = k + 1 if labelled else k
             rows_needed = 3 if k == 1 else 2
             rows = [row for j in range(first, last + 1) for row in feasible[j][k][0]]
-            if len(rows) < rows_needed or any(not _valid_label(r.label, k) for r in rows):
+            if len(rows) < rows_needed:
                 continue
             # A guessed header must name the label column too: with both counts open, a
             # guess could as well merge two names into one ("机构类型存续规模|存续规模占比").
@@ -470,7 +480,7 @@ def _build(
     end = lines[last].start + len(lines[last].text)
     rest = feasible[last][k][1].strip()
     if rest:
-        if len(rest) > MAX_NOTE_CHARS or "。" in rest[:-1]:
+        if not (_is_note(rest) or (len(rest) <= MAX_CAPTION_CHARS and not _PROSE_PUNCT.search(rest))):
             return None  # rows run into prose: the region would end inside a sentence
         notes.append(rest)
     below = last + 1
@@ -491,7 +501,7 @@ def _build(
     )
 
 
-def _is_caption(text: str, feasible_rows: dict) -> bool:
+def _is_caption(text: str, feasible_rows: dict[int, _Reading]) -> bool:
     return (
         0 < len(text) <= MAX_CAPTION_CHARS
         and not feasible_rows
