@@ -12,6 +12,14 @@ plus the optional fields of the split (eval/README.md): ``article`` (an id of
 table cell). Every quote must be in the *cleaned* text of its article (what the
 product ingests), compared after removing all whitespace from both sides.
 
+Rows with ``"corpus": "crud-news"`` (``eval/datasets/news.jsonl``) belong to the
+CRUD-RAG news knowledge base of ``eval/news/build.py`` instead: ``article`` is a crud
+id, ``cluster`` its topic cluster (whose side of the split ``split`` must be), and an
+unanswerable row lists in ``absent`` the held-out facts it asks for. They are checked
+by :mod:`rag.evaluation.news` against ``eval/news/kb.json`` always, and against the
+corpus text (quotes, absent facts) when ``../shared/corpora`` is present; without it
+that part is skipped with a warning.
+
 Usage as a library::
 
     from validate_dataset import validate, validate_many
@@ -39,6 +47,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from rag.evaluation import news
 from rag.evaluation.articles import (
     DEFAULT_SPLIT_FILE,
     SPLITS,
@@ -57,7 +66,7 @@ DEFAULT_CORPUS = REPO_ROOT / "data" / "corpus"
 VALID_TYPES = ("factoid", "explanation", "numeric", "multi-passage", "unanswerable")
 NEAR_MISS_KINDS = ("sibling_entity", "other_period", "other_measure", "not_stated")
 REQUIRED_FIELDS = ("id", "question", "answer", "must_include", "evidence", "type")
-OPTIONAL_FIELDS = ("article", "articles", "split", "history", "near_miss", "table")
+OPTIONAL_FIELDS = ("article", "articles", "split", "history", "near_miss", "table", "corpus", "cluster", "absent")
 SPLIT_FIELDS = ("article", "split")
 HISTORY_ROLES = ("user", "assistant")
 ID_RE = re.compile(r"^[a-z]+-\d{3,}$")
@@ -191,7 +200,13 @@ def _check_record(rec: dict[str, Any], corpus: Corpus, require_split: bool = Fal
     extra = sorted(set(rec) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS) - {"_line"})
     if extra:
         problems.append(f"{where}: unexpected field(s) {extra}")
-    problems += _check_split_fields(rec, corpus, where, require_split)
+    foreign = rec.get("corpus") is not None  # another corpus than data/corpus: checked in _check_news
+    if foreign and not news.is_news_row(rec):
+        problems.append(f"{where}: unknown corpus {rec.get('corpus')!r} (known: {news.CORPUS_NAME!r})")
+    if not foreign:
+        problems += _check_split_fields(rec, corpus, where, require_split)
+    elif require_split and not all(f in rec for f in SPLIT_FIELDS):
+        problems.append(f"{where}: missing field(s) {list(SPLIT_FIELDS)} (--require-split)")
     problems += _check_optional_fields(rec, where)
 
     rid, question, answer = rec["id"], rec["question"], rec["answer"]
@@ -236,6 +251,13 @@ def _check_record(rec: dict[str, Any], corpus: Corpus, require_split: bool = Fal
             problems.append(f"{ew}: must be an object with exactly 'file' and 'quote'")
             continue
         fname, quote = ev["file"], ev["quote"]
+        if foreign:  # file and quote are checked against the news KB by _check_news
+            if isinstance(quote, str) and normalize(quote):
+                nq = normalize(quote)
+                if not SENTENCE_END_RE.search(nq):
+                    problems.append(f"{ew}: quote does not end a sentence: …{quote[-15:]}")
+                quotes.append((f"{fname}#{rec.get('article')}", nq))
+            continue
         if not isinstance(fname, str) or fname not in corpus.by_file:
             problems.append(f"{ew}: unknown corpus file {fname!r}")
             continue
@@ -253,7 +275,7 @@ def _check_record(rec: dict[str, Any], corpus: Corpus, require_split: bool = Fal
             problems.append(f"{ew}: quote too long ({len(nq)} chars) for one sentence")
         quotes.append((f"{fname}#{home.ref.index}" if home else fname, nq))
 
-    if rtype == "multi-passage":
+    if rtype == "multi-passage" and not foreign:
         if len(quotes) < 2:
             problems.append(f"{where}: multi-passage needs >= 2 evidence entries")
         elif not _passages_apart(quotes, corpus):
@@ -264,6 +286,19 @@ def _check_record(rec: dict[str, Any], corpus: Corpus, require_split: bool = Fal
         if not any(normalize(m) in h for h in haystack):
             problems.append(f"{where}: must_include {m!r} not in any evidence quote or the answer")
     return problems
+
+
+def _check_news(records: list[dict[str, Any]], crud_file: str | Path) -> list[str]:
+    """The crud-news rows against the KB manifest, and against the corpus text when it is present."""
+    if not records:
+        return []
+    manifest = news.load_manifest()
+    problems = news.check_rows_against_manifest(records, manifest)
+    if not Path(crud_file).is_file():
+        logger.warning("新闻语料不存在，跳过引文核对 (crud corpus not found, quote/absence checks skipped): %s", crud_file)
+        return problems
+    wanted = set(manifest.kb_ids) | {str(r.get("article")) for r in records}
+    return problems + news.check_rows_against_corpus(records, manifest, news.read_crud(crud_file, wanted))
 
 
 def _passages_apart(quotes: list[tuple[str, str]], corpus: Corpus) -> bool:
@@ -329,6 +364,7 @@ def validate_many(
     split_file: str | Path = DEFAULT_SPLIT_FILE,
     require_split: bool = False,
     prefix: bool = True,
+    crud_file: str | Path = news.DEFAULT_CRUD_FILE,
 ) -> list[str]:
     """Problems of several dataset files read as one set: ids unique across all of them.
 
@@ -357,6 +393,7 @@ def validate_many(
         for (what, value), files in owners.items()
         if len(files) > 1
     ]
+    problems += _check_news([r for r in records if news.is_news_row(r)], crud_file)
     problems += _counts(records, min_total, min_unanswerable)
     logger.info("validated %d items from %d file(s): %d problem(s)", len(records), len(paths), len(problems))
     return problems

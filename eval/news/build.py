@@ -21,8 +21,8 @@ read in place; its text never enters git):
 
 Writes ``OUT/news.jsonl`` (the KB: cluster KB articles + distractors, one
 ``{"id","date","source","text"}`` per line, as ``rag.ingest.loaders.load_jsonl``
-reads it) and ``OUT/kb.json`` (the ids of every side), and the same ids to
-``eval/news/kb.json`` (committed: ids only), which the validator and the tests read.
+reads it) and the ids of every side to ``eval/news/kb.json`` (committed: ids only),
+which the validator and the tests read.
 ``--check`` only verifies that a fresh build reproduces ``eval/news/kb.json``.
 
 The questions are written by hand from the held-out articles (unanswerable near
@@ -166,7 +166,6 @@ def select(
         "max_members": MAX_MEMBERS,
         "held_share": HELD_SHARE,
         "n_distractors": N_DISTRACTORS,
-        "absent_facts": len(facts),
     }
     return KbManifest(clusters, tuple(distractors), meta)
 
@@ -177,7 +176,6 @@ def write_kb(manifest: KbManifest, articles: dict[str, NewsArticle], out_dir: Pa
     with path.open("w", encoding="utf-8") as fh:
         for aid in manifest.kb_ids:
             fh.write(json.dumps(kb_record(articles[aid]), ensure_ascii=False) + "\n")
-    (out_dir / "kb.json").write_text(manifest.to_json(), encoding="utf-8")
     return path
 
 
@@ -186,7 +184,7 @@ app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
 
 @app.command()
 def main(
-    out_dir: Annotated[Path, typer.Argument(help="Output folder outside git (news.jsonl, kb.json).")],
+    out_dir: Annotated[Path, typer.Argument(help="Output folder outside git (news.jsonl).")],
     crud: Annotated[Path, typer.Option("--crud", help="The CRUD-RAG news corpus (.jsonl.xz).")] = DEFAULT_CRUD_FILE,
     dataset: Annotated[Path, typer.Option("--dataset", help="Its absent facts are kept out of the KB.")] = DEFAULT_DATASET,
     manifest_path: Annotated[Path, typer.Option("--manifest", help="Where the ids go (committed).")] = DEFAULT_MANIFEST,
