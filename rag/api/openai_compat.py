@@ -25,6 +25,25 @@ connection alive meanwhile) and its markers always match ``citations``. The exte
 ``"stream_raw": true`` streams the model's tokens live instead, for the lowest time to
 first token; then only the final chunk's ``answer`` is the checked text.
 
+Frames of a stream (``data:`` lines, JSON ``chat.completion.chunk`` objects, then ``[DONE]``)::
+
+    {"choices": [{"delta": {"role": "assistant", "content": ""}}], ...}        first
+    {"choices": [{"delta": {}}], "citations": [...], "refused": false, ...}    citations, as soon as known
+    {"choices": [{"delta": {"content": "管理费为1.25%[1]。"}}], ...}             the answer, sentence by sentence
+    {"choices": [{"delta": {}, "finish_reason": "stop"}], "answer": "...",
+     "citations": [...], "refused": ..., "notice": ..., "related": [...],
+     "usage": {"prompt_tokens": 0, "completion_tokens": 12, "total_tokens": 12}}  last
+    [DONE]
+
+By default (checked stream) the citations frame comes before the first piece of content,
+so a client can show the sources while the text arrives; with ``stream_raw`` it comes once
+generation is done, right before the last frame. ``stream_options: {"include_usage": true}``
+adds OpenAI's usage-only chunk (``choices: []``) before ``[DONE]``.
+
+``usage``: ``completion_tokens`` are the tokens the LLM wrote (llama.cpp streams one per
+chunk), ``prompt_tokens`` those it read when the engine reports them (``Answer.prompt_tokens``),
+else 0; both are 0 in extractive mode, where no model runs.
+
 Frames are built with the openai package's own models (``RagChatCompletion`` and
 ``RagChatCompletionChunk`` in ``rag.api.schemas`` add the extension fields).
 """
@@ -39,7 +58,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter
-from openai.types import Model
+from openai.types import CompletionUsage, Model
 from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import AppSettings, ReadyService
@@ -101,6 +120,14 @@ def _extras(answer: Answer) -> dict[str, Any]:
     return {"citations": answer.citations, "refused": answer.refused, "notice": answer.notice, "related": answer.related}
 
 
+def usage_of(answer: Answer) -> CompletionUsage:
+    """Token counts of the answer (see the module docstring)."""
+    completion = answer.tokens_generated or 0
+    # Not every engine version reports what the model read; 0 then, never a guess.
+    prompt = getattr(answer, "prompt_tokens", None) or 0
+    return CompletionUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
 def _completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
@@ -119,6 +146,7 @@ def completion_object(answer: Answer, model: str) -> RagChatCompletion:
                 "logprobs": None,
             }
         ],
+        usage=usage_of(answer),
         **_extras(answer),
     )
 
@@ -128,17 +156,20 @@ def _json(model: RagChatCompletion | RagChatCompletionChunk) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_unset=True)
 
 
-def stream_chunks(events: Iterator[StreamEvent], model: str, raw: bool = False) -> Iterator[dict[str, str]]:
+def stream_chunks(
+    events: Iterator[StreamEvent], model: str, raw: bool = False, include_usage: bool = False
+) -> Iterator[dict[str, str]]:
     """OpenAI ``chat.completion.chunk`` SSE frames, ending with ``[DONE]`` (see module docstring)."""
     completion_id, created = _completion_id(), int(time.time())
 
-    def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
+    def frame(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> dict[str, str]:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
         chunk = RagChatCompletionChunk(
             id=completion_id,
             object="chat.completion.chunk",
             created=created,
             model=model,
-            choices=[{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            choices=choices,
             **extra,
         )
         return {"data": chunk.model_dump_json(exclude_unset=True)}
@@ -152,10 +183,15 @@ def stream_chunks(events: Iterator[StreamEvent], model: str, raw: bool = False) 
                 yield frame({"content": event.text})
             elif event.type == "final" and event.answer is not None:
                 answer = event.answer
+                usage = usage_of(answer)
+                # The citations the moment they are known: before the text in a checked stream.
+                yield frame({}, citations=answer.citations, refused=answer.refused)
                 if not streamed:
                     for piece in sentence_pieces(answer.answer):
                         yield frame({"content": piece})
-                yield frame({}, "stop", answer=answer.answer, **_extras(answer))
+                yield frame({}, "stop", answer=answer.answer, usage=usage, **_extras(answer))
+                if include_usage:  # OpenAI's stream_options.include_usage: a usage-only chunk
+                    yield frame(None, usage=usage)
     except Exception as exc:  # headers are sent: report in-band, as OpenAI does
         log.exception("chat completion stream failed")
         yield {"data": json.dumps(in_band_error(exc), ensure_ascii=False)}
@@ -177,7 +213,9 @@ async def chat_completions(body: ChatCompletionRequest, svc: ReadyService, setti
         answer = await run_in_threadpool(svc.ask, question, history, body.k, mode)
         return _json(completion_object(answer, body.model))
     events = await started(svc.ask_stream(question, history, body.k, mode))
-    return sse_response(stream_chunks(events, body.model, raw=body.stream_raw))
+    options = (body.model_extra or {}).get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    return sse_response(stream_chunks(events, body.model, raw=body.stream_raw, include_usage=include_usage))
 
 
 @router.get("/models", summary="OpenAI-compatible model list: rag and one entry per configured answer mode")

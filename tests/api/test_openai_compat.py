@@ -93,6 +93,7 @@ def test_completion_has_answer_and_citations(oai: openai.OpenAI) -> None:
     citations = completion.model_extra["citations"]
     assert citation_numbers(answer) == {c["n"] for c in citations}
     assert completion.model_extra["refused"] is False
+    assert completion.usage is not None and completion.usage.completion_tokens == 0  # extractive: no model ran
 
 
 def test_streaming_completion_ends_with_citations(oai: openai.OpenAI) -> None:
@@ -292,11 +293,34 @@ def test_checked_answer_is_streamed_sentence_by_sentence() -> None:
     text = "管理费为1.25%[1]。另收业绩报酬！\n详见基金合同"
     content, chunks = _frames([StreamEvent("final", answer=_answer(text))], raw=False)
     assert content == text
-    pieces = [c["choices"][0]["delta"]["content"] for c in chunks[1:-1]]
+    pieces = [c["choices"][0]["delta"]["content"] for c in chunks[2:-1]]
     assert pieces[0] == "管理费为1.25%[1]。" and len(pieces) == 3
     assert chunks[-1]["citations"][0]["n"] == 1 and chunks[-1]["citations"][0]["highlight_spans"] == [[0, 17]]
-    # Only the last chunk carries the extension fields.
-    assert all("citations" not in c and "answer" not in c for c in chunks[:-1])
+    # The citations come before the first piece of text (issue 13), then again on the last chunk.
+    early = chunks[1]
+    assert early["choices"][0]["delta"] == {} and early["citations"][0]["chunk_id"] == PASSAGE.chunk_id
+    assert early["refused"] is False and "answer" not in early
+    assert all("citations" not in c and "answer" not in c for c in chunks[2:-1])
+
+
+def test_raw_stream_sends_citations_once_generation_is_done() -> None:
+    events = [StreamEvent("token", "管理费为1.25%[1]。"), StreamEvent("final", answer=_answer("管理费为1.25%[1]。"))]
+    _, chunks = _frames(events, raw=True)
+    assert chunks[1]["choices"][0]["delta"]["content"] == "管理费为1.25%[1]。" and "citations" not in chunks[1]
+    assert chunks[2]["citations"] and chunks[2]["choices"][0]["delta"] == {}
+
+
+def test_usage_counts_the_generated_tokens() -> None:
+    answer = _answer("管理费为1.25%[1]。")
+    answer.tokens_generated = 9
+    completion = completion_object(answer, "rag-local")
+    assert completion.usage is not None and completion.usage.completion_tokens == 9
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + 9
+    frames = [f["data"] for f in stream_chunks(iter([StreamEvent("final", answer=answer)]), "rag", include_usage=True)]
+    last, usage_only = json.loads(frames[-3]), json.loads(frames[-2])
+    assert last["usage"]["completion_tokens"] == 9 and last["choices"][0]["finish_reason"] == "stop"
+    assert usage_only["choices"] == [] and usage_only["usage"]["completion_tokens"] == 9
+    ChatCompletionChunk.model_validate(usage_only)
 
 
 def test_a_failing_stream_ends_with_an_in_band_error_and_done() -> None:
