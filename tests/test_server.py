@@ -137,3 +137,15 @@ def test_the_widget_page_loads_but_reveals_nothing_without_the_token(guarded_url
 def test_an_open_server_has_no_login(client: TestClient) -> None:
     assert client.get("/ui/gradio_api/info").status_code == 200
     assert client.get("/login?next=/ui/", follow_redirects=False).headers["location"] == "/ui/"
+
+
+def test_an_unknown_gradio_queue_session_is_a_clean_404(client: TestClient) -> None:
+    # Gradio raised this 404 inside an already started 200 stream (a cut-off response; bench/fuzz_api.py).
+    response = client.get("/ui/gradio_api/queue/data?session_hash=no-such-session")
+    assert response.status_code == 404 and response.json()["error"]["type"] == "not_found_error"
+
+
+def test_gradio_answers_a_body_json_cannot_echo_with_a_422(client: TestClient) -> None:
+    # 1e999999 parses as inf; Gradio's default handler echoed it and failed with a 500 (bench/fuzz_api.py).
+    response = client.post("/ui/gradio_api/queue/join", content=b"1e999999", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body"]

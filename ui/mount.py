@@ -14,13 +14,17 @@ the same rule (``auth_dependency``), so its routes refuse even if mounted elsewh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import gradio as gr
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.api.auth import RequireCredential, login_router, request_ok
+from rag.api.errors import error_body
 from rag.config import Settings
 from ui.handlers import ServiceGetter
 from ui.layout import CSS, HEAD, build_ui
@@ -39,6 +43,39 @@ def ui_auth(required: str) -> Callable[[Request], str | None] | None:
         return UI_USER if request_ok(request, required) else None
 
     return user
+
+
+class UnknownQueueSession:
+    """ASGI middleware: ``GET /ui/gradio_api/queue/data`` for a session the queue does not know is a 404.
+
+    Gradio raises that 404 only after its event stream has started (a 200 is on the wire),
+    so the client gets a cut-off chunked response and the log a traceback (found by
+    bench/fuzz_api.py). A real page always joins the queue first, which creates the session.
+    """
+
+    def __init__(self, app: ASGIApp, blocks: gr.Blocks, path: str):
+        self.app = app
+        self.blocks = blocks
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") == self.path:
+            session = Request(scope).query_params.get("session_hash")
+            # Gradio's queue keeps its sessions here (not public API: skipped if it moves).
+            known = getattr(getattr(self.blocks, "_queue", None), "pending_messages_per_session", None)
+            if session and known is not None and session not in known:
+                body = json.dumps(error_body("没有这个会话 (unknown queue session)", "not_found_error"), ensure_ascii=False)
+                await Response(body, status_code=404, media_type="application/json")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _gradio_validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's default 422 for Gradio's routes, without echoing the input: the default handler
+    fails with a 500 on an input JSON cannot encode (``1e999999`` parses as inf; bench/fuzz_api.py)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
+    return Response(json.dumps({"detail": detail}, ensure_ascii=False), status_code=422, media_type="application/json")
 
 
 def mount_ui(app: FastAPI, get_service: ServiceGetter, settings: Settings) -> FastAPI:
@@ -61,7 +98,10 @@ def mount_ui(app: FastAPI, get_service: ServiceGetter, settings: Settings) -> Fa
         max_file_size="50mb",
         auth_dependency=ui_auth(required),
     )
-    if required:
+    gradio_app = next(route.app for route in app.routes if getattr(route, "path", None) == UI_PATH)
+    gradio_app.add_exception_handler(RequestValidationError, _gradio_validation_error)
+    app.add_middleware(UnknownQueueSession, blocks=blocks, path=f"{UI_PATH}/gradio_api/queue/data")
+    if required:  # added last: runs first, so nothing of the UI answers without the credential
         app.add_middleware(RequireCredential, prefixes=[UI_PATH], required=lambda: required)
     app.include_router(login_router)
 
