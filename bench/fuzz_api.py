@@ -214,13 +214,15 @@ JSON_ENDPOINTS: dict[str, Callable[[random.Random], bytes]] = {
 }
 
 
+PLAIN_GETS = ["/healthz", "/v1/models", "/docs", "/redoc", "/openapi.json", "/widget.js", "/embed", "/login"]
+
+
 def _other_case(rng: random.Random) -> Case:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     wrong = {"Authorization": rng.choice(["Bearer nope", "Basic abc", "Bearer", "bearer \u00e9", "x" * 5000])}
     choice = rng.randrange(14)
     if choice == 0:
-        return Case("GET", rng.choice(["/healthz", "/v1/models", "/docs", "/openapi.json", "/widget.js", "/embed"]),
-                    None, None, kind="get")
+        return Case("GET", rng.choice(PLAIN_GETS), None, None, kind="get")
     if choice == 1:
         query = rng.choice(["format=xml", "format=csv", "limit=-1", "limit=abc", "limit=0", "format=json&limit=5"])
         return Case("GET", f"/api/feedback?{query}", None, None, headers=rng.choice([admin, wrong, {}]),
@@ -274,8 +276,9 @@ def _other_case(rng: random.Random) -> Case:
 def cases(n: int, seed: int = 13, big_bodies: int = 3) -> list[Case]:
     """``n`` reproducible cases; ``big_bodies`` of them are 10 MB bodies (spread over the run)."""
     rng = random.Random(seed)
-    out: list[Case] = []
-    for _ in range(n):
+    # Every plain GET once, whatever the seed draws.
+    out: list[Case] = [Case("GET", path, None, None, kind="get") for path in PLAIN_GETS][:n]
+    for _ in range(n - len(out)):
         roll = rng.random()
         if roll < 0.65:
             path = rng.choice(list(JSON_ENDPOINTS))
