@@ -34,7 +34,7 @@ Commands (from the repository root)::
 
     .venv/bin/python eval/news/build.py /tmp/news_kb              # KB + eval/news/kb.json
     .venv/bin/python eval/news/build.py /tmp/news_kb --check      # reproduces kb.json?
-    .venv/bin/rag ingest /tmp/news_kb --index /tmp/news_idx       # ~4 min on 2 cores
+    .venv/bin/rag ingest /tmp/news_kb/news.jsonl --index /tmp/news_idx   # 1317 chunks: 10-25 min on 2 shared cores
     .venv/bin/python eval/validate_dataset.py eval/datasets/news.jsonl --min-total 160
     .venv/bin/python eval/news/review.py absent                    # closest KB text per near miss
     .venv/bin/rag eval run eval/datasets/news.jsonl --index /tmp/news_idx --mode extractive --split tune --out runs/news-extractive-tune
