@@ -11,6 +11,7 @@ import pytest
 from tests.ui.ui_support import XSS_QUESTION
 
 from rag.index.store import current_version_dir
+from ui.admin_view import SkipLog
 from ui.feedback import FeedbackLog
 from ui.handlers import ADMIN_TOKEN_ERROR, admin_ingest, admin_refresh, admin_remove, admin_upload, chat, feedback
 
@@ -44,7 +45,7 @@ def file_names(svc: RagService) -> list[str]:
 
 def test_chat_turn_renders_escaped_answer_and_sources(small_service: RagService) -> None:
     messages, textbox, sources, turns = run_chat(small_service, XSS_QUESTION, [], [])
-    assert textbox == ""
+    assert textbox == gr.skip()  # cleared when the question was taken, not again
     assert [m["role"] for m in messages] == ["user", "assistant"]
     bubble = messages[1]["content"]
     assert 'class="rag-cite" href="#src-0-1"' in bubble
@@ -94,32 +95,55 @@ def test_admin_upload_list_and_remove(tmp_path: Path, small_service: RagService)
     def getter() -> RagService:
         return small_service
 
-    table, _ = admin_refresh(getter)
+    table, _, _ = admin_refresh(getter, SkipLog())
     assert [row[0] for row in table] == ["news.jsonl"]
+    assert "青川县茶叶产业" in table[0][5]  # the file's article titles
 
     upload = tmp_path / "evil name<x>.md"
     upload.write_text(RESERVOIR, encoding="utf-8")
-    table, choices, status, cleared = admin_upload(getter, [str(upload)], no_progress)
+    table, choices, status = admin_upload(getter, [str(upload)], no_progress, SkipLog())
     names = [row[0] for row in table]
     stored = next(name for name in names if name != "news.jsonl")
     assert "/" not in stored and "<" not in stored and stored.endswith(".md")
-    assert stored in status and cleared is None
+    assert stored in status
     assert stored in choices["choices"]
-    assert all(row[1] >= 1 and row[2] >= 1 for row in table)
+    assert all(row[2] >= 1 and row[3] >= 1 for row in table)
     assert "3.2亿立方米" in small_service.ask("白鹭湾水库总库容是多少？", mode="extractive").answer
 
-    table, _, status = admin_remove(getter, stored)
+    table, _, status = admin_remove(getter, stored, SkipLog())
     assert [row[0] for row in table] == ["news.jsonl"] and stored in status
 
 
+def test_a_short_note_is_indexed_and_an_empty_file_listed_with_its_reason(
+    tmp_path: Path, small_service: RagService
+) -> None:
+    """Issue 13, defect 9: a two-sentence .md is ingested (it was "no text found after
+    cleaning"); an empty file is listed as skipped, with the reason, and can be removed."""
+    note = tmp_path / "tea-note.md"
+    note.write_text("# 青川县茶园\n\n青川县今年新建茶园三千亩。茶园由当地合作社统一管理。\n", encoding="utf-8")
+    blank = tmp_path / "blank.txt"
+    blank.write_text("  \n", encoding="utf-8")
+    skips = SkipLog()
+    table, choices, status = admin_upload(lambda: small_service, [str(note), str(blank)], no_progress, skips)
+    rows = {row[0]: row for row in table}
+    assert rows["tea-note.md"][1] == "已索引" and rows["tea-note.md"][5] == "青川县茶园"
+    assert rows["blank.txt"][1].startswith("已跳过：文件是空的") and "跳过 blank.txt" in status
+    assert "blank.txt" in choices["choices"]
+    assert "三千亩" in small_service.ask("青川县今年新建茶园多少亩？", mode="extractive").answer
+    table, _, status = admin_remove(lambda: small_service, "blank.txt", skips)
+    assert "blank.txt" not in [row[0] for row in table] and status == "已删除：blank.txt"
+    admin_remove(lambda: small_service, "tea-note.md", skips)
+
+
 def test_admin_rejects_a_file_that_is_not_there(small_service: RagService) -> None:
-    with pytest.raises(gr.Error, match="没有这个文件"):
-        admin_remove(lambda: small_service, "missing.txt")
+    with pytest.warns(UserWarning, match="没有这个文件"):
+        _, _, status = admin_remove(lambda: small_service, "missing.txt", SkipLog())
+    assert "没有这个文件" in status
 
 
 def test_admin_reingest_reports_progress(small_service: RagService) -> None:
     seen: list[float] = []
-    table, _, summary = admin_ingest(lambda: small_service, lambda f, desc=None: seen.append(f))
+    table, _, summary = admin_ingest(lambda: small_service, lambda f, desc=None: seen.append(f), SkipLog())
     assert table and "完成" in summary
     assert seen and seen[-1] == 1.0
 
@@ -133,13 +157,14 @@ def test_a_refused_admin_action_changes_nothing(tmp_path: Path, small_service: R
     upload.write_text(RESERVOIR, encoding="utf-8")
     guard = {"token": token, "required": ADMIN_TOKEN}
 
-    with pytest.raises(gr.Error, match="管理口令错误") as refused:
-        admin_upload(lambda: small_service, [str(upload)], no_progress, **guard)
-    assert refused.value.message == ADMIN_TOKEN_ERROR
-    with pytest.raises(gr.Error, match="管理口令错误"):
-        admin_ingest(lambda: small_service, no_progress, **guard)
-    with pytest.raises(gr.Error, match="管理口令错误"):
-        admin_remove(lambda: small_service, "news.jsonl", **guard)
+    skips = SkipLog()
+    for call in (
+        lambda: admin_upload(lambda: small_service, [str(upload)], no_progress, skips, **guard),
+        lambda: admin_ingest(lambda: small_service, no_progress, skips, **guard),
+        lambda: admin_remove(lambda: small_service, "news.jsonl", skips, **guard),
+    ):
+        with pytest.warns(UserWarning, match="管理口令错误"):
+            assert call()[2] == ADMIN_TOKEN_ERROR
 
     assert not (Path(small_service.settings.data_dir) / "uploads" / "intruder.md").exists()
     assert current_version_dir(index_dir) == version
@@ -152,18 +177,19 @@ def test_admin_handlers_work_with_the_right_token(tmp_path: Path, small_service:
         return small_service
 
     guard = {"token": ADMIN_TOKEN, "required": ADMIN_TOKEN}
-    table, choices = admin_refresh(getter, **guard)
+    skips = SkipLog()
+    table, choices, _ = admin_refresh(getter, skips, **guard)
     assert [row[0] for row in table] == ["news.jsonl"] and choices["choices"] == ["news.jsonl"]
 
     upload = tmp_path / "reservoir.md"
     upload.write_text(RESERVOIR, encoding="utf-8")
-    table, _, status, _ = admin_upload(getter, [str(upload)], no_progress, **guard)
+    table, _, status = admin_upload(getter, [str(upload)], no_progress, skips, **guard)
     assert "reservoir.md" in [row[0] for row in table] and "已上传" in status
     assert "3.2亿立方米" in small_service.ask("白鹭湾水库总库容是多少？", mode="extractive").answer
 
     seen: list[float] = []
-    table, _, summary = admin_ingest(getter, lambda f, desc=None: seen.append(f), **guard)
+    table, _, summary = admin_ingest(getter, lambda f, desc=None: seen.append(f), skips, **guard)
     assert "完成" in summary and seen[-1] == 1.0
 
-    table, _, status = admin_remove(getter, "reservoir.md", **guard)
+    table, _, status = admin_remove(getter, "reservoir.md", skips, **guard)
     assert [row[0] for row in table] == ["news.jsonl"] and "已删除" in status

@@ -65,11 +65,13 @@ def test_mounted_ui_asks_for_the_token_and_checks_it(tmp_path: Path, small_servi
         box = admin_token_box(ui_config(url))
         assert box["visible"] is True and box["type"] == "password" and box["label"] == "管理口令"
 
+        # Refused in the status box (no Error badges in the tab); no file list is sent.
         for given in ("", "wrong"):
             event, data = call_ui(url, "admin_refresh", given)
-            assert event == "error" and data["error"] == ADMIN_TOKEN_ERROR
+            assert event == "complete" and data[2] == ADMIN_TOKEN_ERROR
+            assert "news.jsonl" not in json.dumps(data[:2])
         event, data = call_ui(url, "admin_reingest", "wrong")
-        assert event == "error" and data["error"] == ADMIN_TOKEN_ERROR
+        assert event == "complete" and data[2] == ADMIN_TOKEN_ERROR
         assert current_version_dir(small_service.settings.index_dir) == version
 
         event, data = call_ui(url, "admin_refresh", ADMIN_TOKEN)
