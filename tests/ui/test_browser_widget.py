@@ -42,7 +42,10 @@ def api_url(service: RagService, host_site: tuple[str, Path]) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def leave_page(browser: WebDriver) -> Iterator[None]:
+    """Forget the stored conversation (localStorage of the host page's origin), leave the page."""
     yield
+    if browser.current_url.startswith("http"):
+        browser.execute_script("window.localStorage.clear(); window.sessionStorage.clear()")
     browser.get("about:blank")
 
 
@@ -63,9 +66,10 @@ def ask(browser: WebDriver, root, question: str) -> WebElement:
 
 
 def test_widget_on_another_origin_answers_with_citations(
-    browser: WebDriver, api_url: str, host_site: tuple[str, Path]
+    browser: WebDriver, api_url: str, host_site: tuple[str, Path], service: RagService
 ) -> None:
     url, folder = host_site
+    feedback_file = Path(service.settings.data_dir) / "feedback.jsonl"
     write_host_page(folder, api_url)
     browser.get(f"{url}/index.html")
     root = widget_root(browser)
@@ -81,6 +85,11 @@ def test_widget_on_another_origin_answers_with_citations(
     cite = reply.find_element(By.CSS_SELECTOR, ".cite")
     assert cite.text == "[1]"
     assert "[1]" in reply.find_element(By.CSS_SELECTOR, ".sources").text
+    # Each source names its file and section; the retrieved passages not cited are dimmed.
+    cited = reply.find_element(By.CSS_SELECTOR, ".source.cited")
+    assert ".txt" in cited.find_element(By.CSS_SELECTOR, ".where").text
+    uncited = reply.find_elements(By.CSS_SELECTOR, ".source.uncited")
+    assert uncited and float(uncited[0].value_of_css_property("opacity")) < 0.8
     screenshot(browser, "widget-answer.png")
 
     cite.click()
@@ -99,6 +108,31 @@ def test_widget_on_another_origin_answers_with_citations(
         == "rgba(37, 99, 235, 1)"
     )
 
+    # Copy puts the answer and its sources on the clipboard (127.0.0.1 is a secure
+    # context: navigator.clipboard, recorded here instead of touching the real clipboard).
+    browser.execute_script(
+        "window.__copied = null; navigator.clipboard.writeText = function (t) {"
+        "  window.__copied = t; return Promise.resolve(); };"
+    )
+    reply.find_element(By.CSS_SELECTOR, ".actions .copy").click()
+    WebDriverWait(browser, 5).until(lambda d: d.execute_script("return window.__copied"))
+    copied = browser.execute_script("return window.__copied")
+    WebDriverWait(browser, 5).until(lambda d: reply.find_element(By.CSS_SELECTOR, ".actions .copy").text == "已复制")
+    assert "491万辆" in copied and "来源：" in copied and "[1]" in copied
+
+    # 👎 with a comment goes to POST /api/feedback with the question, answer and citations.
+    reply.find_element(By.CSS_SELECTOR, ".actions .rate.down").click()
+    reply.find_element(By.CSS_SELECTOR, ".fb textarea").send_keys("数字对，但想看月度数据")
+    reply.find_element(By.CSS_SELECTOR, ".fb .submit").click()
+    WebDriverWait(browser, 20).until(lambda d: reply.find_elements(By.CSS_SELECTOR, ".fb[data-state='sent']"))
+    assert "感谢反馈" in reply.text
+    rows = [json.loads(line) for line in feedback_file.read_text(encoding="utf-8").splitlines()]
+    row = rows[-1]
+    assert row["rating"] == "down" and row["comment"] == "数字对，但想看月度数据" and row["source"] == "widget"
+    assert row["question"] == "2023年中国汽车出口了多少辆？" and "491万辆" in row["answer"]
+    assert row["citations"][0]["n"] == 1 and row["index_version"]
+    screenshot(browser, "widget-feedback.png")
+
 
 def test_widget_follow_up_and_refusal(browser: WebDriver, api_url: str, host_site: tuple[str, Path]) -> None:
     url, folder = host_site
@@ -113,8 +147,26 @@ def test_widget_follow_up_and_refusal(browser: WebDriver, api_url: str, host_sit
 
     reply = ask(browser, root, "黑石BXPE基金的管理费是多少？")
     assert "1.25%" in reply.text and reply.find_elements(By.CSS_SELECTOR, ".cite")
-    root.find_element(By.CSS_SELECTOR, "header .clear").click()
+
+    # The conversation survives a reload; regenerate replaces the last answer.
+    browser.refresh()
+    root = widget_root(browser)
+    WebDriverWait(browser, 10).until(lambda d: len(root.find_elements(By.CSS_SELECTOR, ".msg.assistant[data-state]")) == 2)
+    assert "1.25%" in root.find_element(By.CSS_SELECTOR, ".messages").text
+    regen = [b for b in root.find_elements(By.CSS_SELECTOR, ".regen") if b.is_displayed()]
+    assert len(regen) == 1  # only the last answer
+    regen[0].click()
+    WebDriverWait(browser, ANSWER_TIMEOUT).until(
+        lambda d: len(root.find_elements(By.CSS_SELECTOR, ".msg.assistant[data-state='done']")) == 2
+        and not root.find_element(By.CSS_SELECTOR, ".stop").is_displayed()
+    )
+    assert len(root.find_elements(By.CSS_SELECTOR, ".msg.user")) == 2
+
+    root.find_element(By.CSS_SELECTOR, "header .clear").click()  # 新对话
+    assert root.find_element(By.CSS_SELECTOR, "header .clear").text == "新对话"
     assert len(root.find_elements(By.CSS_SELECTOR, ".msg")) == 1  # only the greeting
+    browser.refresh()
+    assert len(widget_root(browser).find_elements(By.CSS_SELECTOR, ".msg")) == 1
 
 
 def test_embed_page_is_a_full_page_chat(browser: WebDriver, api_url: str) -> None:
@@ -135,7 +187,7 @@ def test_origin_not_in_the_allow_list_gets_an_error_message(browser: WebDriver, 
         browser.get(f"{other_origin}/index.html")
         reply = ask(browser, widget_root(browser), "黑石BXPE基金的管理费是多少？")
         assert reply.get_attribute("data-state") == "error"
-        assert "出错了" in reply.text
+        assert "出错了" in reply.text and "RAG_CORS_ORIGINS" in reply.text and other_origin in reply.text
         browser.get("about:blank")
 
 
@@ -254,3 +306,98 @@ def test_widget_marks_the_server_spans_counting_characters(browser: WebDriver, t
         marks = reply.find_elements(By.CSS_SELECTOR, ".passage mark")
         assert [m.text for m in marks] == ["<b>能量</b>密度为420瓦时。"]
         browser.get("about:blank")
+
+
+def stub_answer(folder: Path, tokens: list[str], delay: float) -> None:
+    """A stub stream: the retrieved passages, tokens ``delay`` s apart, then a checked answer."""
+    passages = [
+        {"text": "星海科技的新电池能量密度为420瓦时。", "file": "news.jsonl", "title": "星海科技新电池",
+         "section": "科技", "score": 0.9, "chunk_id": "a"},
+        {"text": "另一篇文章。", "file": "other.txt", "title": "另一篇", "section": "", "score": 0.2, "chunk_id": "b"},
+    ]
+    cited = {**passages[0], "n": 1, "highlight": passages[0]["text"], "highlight_spans": [[0, 18]]}
+    final = {"answer": "能量密度为420瓦时[1]。", "refused": False, "notice": None, "related": [],
+             "citations": [cited], "retrieved": passages, "mode": "local"}
+    frames = [{"type": "sources", "passages": passages}]
+    frames += [{"type": "token", "text": t} for t in tokens]
+    frames.append({"type": "final", "result": final})
+    (folder / "stream.sse").write_text(
+        "".join(f"event: {f['type']}\ndata: {json.dumps(f, ensure_ascii=False)}\n\n" for f in frames), encoding="utf-8"
+    )
+    (folder / "stream.delay").write_text(str(delay))
+
+
+def test_widget_queues_a_question_sent_while_streaming_and_stops(browser: WebDriver, tmp_path: Path) -> None:
+    """Issue 13, defect 8 in the widget: the sources show before the first token; a question
+    sent meanwhile is queued (shown, never dropped) and asked next; 停止 aborts the request."""
+    shutil.copy(STATIC_DIR / "widget.js", tmp_path / "widget.js")
+    stub_answer(tmp_path, list("能量密度为四百二十瓦时"), delay=0.5)
+    with static_site(tmp_path, stub_stream=True) as site:
+        write_host_page(tmp_path, site, extra=' data-open="true"')
+        browser.get(f"{site}/index.html")
+        root = widget_root(browser)
+        box = root.find_element(By.CSS_SELECTOR, "textarea")
+        box.send_keys("能量密度？")
+        box.send_keys(Keys.ENTER)
+        pending = WebDriverWait(browser, 10).until(lambda d: root.find_element(By.CSS_SELECTOR, ".sources.pending"))
+        assert "已检索到 2 个段落" in pending.text and "news.jsonl · 科技" in pending.text
+        assert root.find_element(By.CSS_SELECTOR, ".stop").is_displayed()
+
+        box.send_keys("第二个问题")
+        box.send_keys(Keys.ENTER)
+        queued = root.find_element(By.CSS_SELECTOR, ".msg.user[data-queued]")
+        assert "第二个问题" in queued.text and "排队中" in queued.text
+        WebDriverWait(browser, 10).until(lambda d: root.find_elements(By.CSS_SELECTOR, ".answer.streaming"))
+        screenshot(browser, "widget-streaming.png")
+
+        root.find_element(By.CSS_SELECTOR, ".stop").click()
+        stopped = WebDriverWait(browser, 10).until(
+            lambda d: root.find_element(By.CSS_SELECTOR, ".msg.assistant[data-state='stopped']")
+        )
+        assert "已停止生成" in stopped.text
+        WebDriverWait(browser, 10).until(lambda d: (tmp_path / "stream.aborted").exists())  # the request was dropped
+        (tmp_path / "stream.delay").write_text("0.05")
+        # The queued question is asked next, on its own.
+        WebDriverWait(browser, 30).until(lambda d: root.find_elements(By.CSS_SELECTOR, ".msg.assistant[data-state='done']"))
+        assert "排队中" not in root.find_element(By.CSS_SELECTOR, ".messages").text
+        users = [m.text for m in root.find_elements(By.CSS_SELECTOR, ".msg.user")]
+        assert users == ["能量密度？", "第二个问题"]
+        done = root.find_element(By.CSS_SELECTOR, ".msg.assistant[data-state='done']")
+        assert done.find_elements(By.CSS_SELECTOR, ".cite") and done.find_elements(By.CSS_SELECTOR, ".source.uncited")
+        screenshot(browser, "widget-stopped.png")
+        browser.execute_script("window.localStorage.clear()")
+        browser.get("about:blank")
+
+
+def test_mobile_widget_fits_the_screen_on_a_wide_page(browser: WebDriver, tmp_path: Path) -> None:
+    """Issue 13, defect 10: a phone (390 px) showing a page 1400 px wide: 关闭 and 发送 are on screen."""
+    shutil.copy(STATIC_DIR / "widget.js", tmp_path / "widget.js")
+    stub_answer(tmp_path, [], delay=0)
+    with static_site(tmp_path, stub_stream=True) as site:
+        write_host_page(tmp_path, site)
+        page = (tmp_path / "index.html").read_text(encoding="utf-8")
+        wide = '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+        page = page.replace("</head>", wide).replace("<body>", '<body><div style="width:1400px;height:40px">宽内容</div>')
+        (tmp_path / "wide.html").write_text(page, encoding="utf-8")
+        browser.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 780, "deviceScaleFactor": 2, "mobile": True}
+        )
+        try:
+            browser.get(f"{site}/wide.html")
+            root = widget_root(browser)
+            root.find_element(By.CSS_SELECTOR, ".bubble").click()
+            view = browser.execute_script(
+                "var v = window.visualViewport; return [v.offsetLeft, v.offsetTop, v.width, v.height]"
+            )
+            for selector in ("header .close", "form .send", "textarea"):
+                rect = browser.execute_script(
+                    "var r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]",
+                    root.find_element(By.CSS_SELECTOR, selector),
+                )
+                left, top, width, height = view
+                assert rect[0] >= left - 1 and rect[2] <= left + width + 1, (selector, rect, view)
+                assert rect[1] >= top - 1 and rect[3] <= top + height + 1, (selector, rect, view)
+            screenshot(browser, "widget-mobile.png")
+        finally:
+            browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+            browser.get("about:blank")

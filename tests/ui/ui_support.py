@@ -86,19 +86,52 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 class _StubStreamHandler(_QuietHandler):
-    """Also answers ``POST /api/ask/stream`` with the server-sent events in ``stream.sse``."""
+    """Also answers ``POST /api/ask/stream`` with the server-sent events in ``stream.sse``.
+
+    With a ``stream.delay`` file (seconds) the frames are sent one by one that far apart,
+    and a client that hangs up midway (the widget's stop) leaves a ``stream.aborted`` file.
+    """
+
+    def do_OPTIONS(self) -> None:  # CORS preflight: the stub may be another origin than the page
+        self.send_response(204)
+        self._cors()
+        self.end_headers()
+
+    def _cors(self) -> None:
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 
     def do_POST(self) -> None:
+        import time
+
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path != "/api/ask/stream":
             self.send_error(404)
             return
-        body = (Path(self.directory) / "stream.sse").read_bytes()
+        folder = Path(self.directory)
+        body = (folder / "stream.sse").read_bytes()
+        delay_file = folder / "stream.delay"
+        delay = float(delay_file.read_text()) if delay_file.exists() else 0.0
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(body)))
+        self._cors()
+        if not delay:
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_header("Connection", "close")  # the body ends when the connection does
         self.end_headers()
-        self.wfile.write(body)
+        self.close_connection = True
+        try:
+            for frame in body.split(b"\n\n"):
+                if frame.strip():
+                    self.wfile.write(frame + b"\n\n")
+                    self.wfile.flush()
+                    time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError):
+            (folder / "stream.aborted").write_text("1")
 
 
 @contextmanager

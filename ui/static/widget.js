@@ -14,6 +14,12 @@
  * Everything lives in a Shadow DOM so the host page's CSS cannot restyle the widget
  * and the widget's CSS cannot leak into the page. All text from the API is inserted
  * with textContent / text nodes, never innerHTML, so document text cannot inject markup.
+ *
+ * A question sent while an answer streams is queued (shown as 排队中), never dropped;
+ * 停止 aborts the request (the server then closes the answer stream and frees the
+ * model). The conversation is kept in localStorage (per API address) and survives a
+ * reload; 新对话 starts over. The panel is sized to the visual viewport, so on a phone
+ * it fits the screen even when the host page is wider than the screen.
  */
 (function () {
   'use strict';
@@ -43,6 +49,9 @@
     open: option('open', 'false') === 'true'
   };
   var HISTORY_MESSAGES = 6;
+  var SAVED_TURNS = 20; // each turn keeps its passages' text: enough for a session, small for localStorage
+  var STORAGE_KEY = 'rag-widget:' + API_BASE;
+  var STOPPED_NOTICE = '已停止生成。以上文字未经引用核对，仅供参考。';
 
   var CSS = [
     ':host { all: initial; }',
@@ -83,7 +92,27 @@
     'textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 8px; padding: 7px 9px; font: inherit; height: 38px; }',
     'textarea:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }',
     'form button { border: none; background: #2563eb; color: #fff; border-radius: 8px; padding: 0 14px; cursor: pointer; font: inherit; }',
-    'form button:disabled { background: #93c5fd; cursor: default; }'
+    'form button:disabled { background: #93c5fd; cursor: default; }',
+    'form button.stop { background: #dc2626; }',
+    'form button[hidden] { display: none; }',
+    '.tag { font-size: 11px; color: #6b7280; margin-left: 6px; }',
+    '.source .where { display: block; font-size: 11px; color: #6b7280; }',
+    '.source.uncited { opacity: .5; }',
+    '.source.uncited:hover { opacity: .85; }',
+    '.sources.pending .label { color: #2563eb; }',
+    '.actions { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; white-space: normal; }',
+    '.actions button, .fb button { border: 1px solid #e5e7eb; background: #fff; color: #374151; border-radius: 6px; padding: 1px 8px; cursor: pointer; font: inherit; font-size: 12px; }',
+    '.actions button:hover, .fb button:hover { background: #eff6ff; }',
+    '.actions button.chosen { background: #dbeafe; border-color: #93c5fd; }',
+    '.fb { margin-top: 6px; white-space: normal; }',
+    '.fb textarea { width: 100%; height: 48px; font-size: 13px; }',
+    '.fb .row { display: flex; gap: 6px; margin-top: 4px; align-items: center; }',
+    '.fb .done { font-size: 12px; color: #15803d; }',
+    '.fb .failed { font-size: 12px; color: #b91c1c; }',
+    '.token { padding: 10px; border-top: 1px solid #e5e7eb; background: #fffbeb; font-size: 13px; }',
+    '.token[hidden] { display: none; }',
+    '.token input { width: 100%; margin: 4px 0; padding: 5px 7px; border: 1px solid #d1d5db; border-radius: 6px; font: inherit; }',
+    '.token button { border: none; background: #2563eb; color: #fff; border-radius: 6px; padding: 3px 12px; cursor: pointer; font: inherit; }'
   ].join('\n');
 
   // ------------------------------------------------------------------ DOM helpers
@@ -115,9 +144,18 @@
   }
 
   // ------------------------------------------------------------------ API
+  // A token typed into the widget's own prompt (when the page gave none and the server
+  // asked for one) lives for this browser tab only.
+  var TOKEN_KEY = 'rag-widget-token:' + API_BASE;
+  function token() {
+    if (config.token) return config.token;
+    try { return window.sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; }
+  }
+
   function headers() {
     var h = { 'Content-Type': 'application/json', 'Accept': 'text/event-stream' };
-    if (config.token) h['Authorization'] = 'Bearer ' + config.token;
+    var t = token();
+    if (t) h['Authorization'] = 'Bearer ' + t;
     return h;
   }
 
@@ -129,13 +167,36 @@
     return '请求失败 (HTTP ' + response.status + ')';
   }
 
+  function failure(message, status) {
+    var error = new Error(message);
+    error.status = status;
+    return error;
+  }
+
+  // fetch() rejects with a bare TypeError ("Failed to fetch") when the server is down or
+  // its CORS settings do not allow this page; say which, and what to change.
+  function networkMessage() {
+    return '无法连接知识库服务 ' + API_BASE + '：服务未启动，或本页来源 ' + window.location.origin +
+      ' 不在服务器的 RAG_CORS_ORIGINS 中（请管理员添加） (network error or origin not allowed)';
+  }
+
+  async function post(path, body, signal) {
+    try {
+      return await fetch(API_BASE + path, {
+        method: 'POST', headers: headers(), body: JSON.stringify(body), mode: 'cors', credentials: 'omit', signal: signal
+      });
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw err;
+      throw failure(networkMessage(), 0);
+    }
+  }
+
   // POST /api/ask/stream and parse the server-sent events by hand: EventSource
-  // cannot POST or send an Authorization header.
-  async function askStream(body, onToken) {
-    var response = await fetch(API_BASE + '/api/ask/stream', {
-      method: 'POST', headers: headers(), body: JSON.stringify(body), mode: 'cors', credentials: 'omit'
-    });
-    if (!response.ok) throw new Error(await errorMessage(response));
+  // cannot POST or send an Authorization header. Events: "sources" (the retrieved
+  // passages, before the model writes), "token", one "final", or an in-band "error".
+  async function askStream(body, on, signal) {
+    var response = await post('/api/ask/stream', body, signal);
+    if (!response.ok) throw failure(await errorMessage(response), response.status);
     var reader = response.body.getReader();
     var decoder = new TextDecoder();
     var buffer = '';
@@ -152,7 +213,8 @@
           .map(function (line) { return line.slice(5).replace(/^ /, ''); }).join('\n');
         if (!data) continue; // comments (keep-alive pings)
         var event = JSON.parse(data);
-        if (event.type === 'token') onToken(event.text);
+        if (event.type === 'sources') on.sources(event.passages || []);
+        else if (event.type === 'token') on.token(event.text);
         else if (event.type === 'final') result = event.result;
         else if (event.type === 'error') throw new Error(event.error.message);
       }
@@ -193,9 +255,9 @@
   panel.setAttribute('aria-label', config.title);
   var header = el('header');
   header.appendChild(el('span', 'title', config.title));
-  var clearButton = el('button', 'clear', '清空');
+  var clearButton = el('button', 'clear', '新对话');
   clearButton.type = 'button';
-  clearButton.title = '清空对话';
+  clearButton.title = '开始新对话（清除本页保存的对话）';
   header.appendChild(clearButton);
   var closeButton = el('button', 'close', '×');
   closeButton.type = 'button';
@@ -204,22 +266,68 @@
 
   var messages = el('div', 'messages');
   messages.setAttribute('aria-live', 'polite');
+  var tokenBox = el('div', 'token');
+  tokenBox.hidden = true;
+  tokenBox.appendChild(el('div', null, '知识库需要访问令牌，请输入管理员提供的令牌：'));
+  var tokenInput = el('input');
+  tokenInput.type = 'password';
+  tokenInput.setAttribute('aria-label', '访问令牌');
+  var tokenSave = el('button', null, '保存');
+  tokenSave.type = 'button';
+  tokenBox.appendChild(tokenInput);
+  tokenBox.appendChild(tokenSave);
   var form = el('form');
   var input = el('textarea');
   input.placeholder = config.placeholder;
   input.setAttribute('aria-label', '问题');
   var sendButton = el('button', 'send', '发送');
   sendButton.type = 'submit';
+  var stopButton = el('button', 'stop', '停止');
+  stopButton.type = 'button';
+  stopButton.hidden = true;
+  stopButton.title = '停止生成当前回答';
   form.appendChild(input);
   form.appendChild(sendButton);
+  form.appendChild(stopButton);
   panel.appendChild(header);
   panel.appendChild(messages);
+  panel.appendChild(tokenBox);
   panel.appendChild(form);
   if (!inline) root.appendChild(bubble);
   root.appendChild(panel);
 
-  var history = [];
+  // turns: {question, result} | {question, error} | {question, stopped: true, partial}
+  var turns = [];
+  var queue = []; // {question, node}: sent while an answer streamed, asked in order
   var busy = false;
+  var controller = null;
+  var indexVersion = null;
+  var epoch = 0; // bumped by 新对话: an answer of the old conversation then lands nowhere
+
+  function save() {
+    try {
+      window.localStorage.setItem(STORAGE_KEY, JSON.stringify(turns.slice(-SAVED_TURNS)));
+    } catch (e) { /* storage full or disabled: the conversation just is not kept */ }
+  }
+
+  function restore() {
+    try {
+      var saved = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || '[]');
+      if (Array.isArray(saved)) {
+        turns = saved.filter(function (t) { return t && typeof t.question === 'string'; }).slice(-SAVED_TURNS);
+      }
+    } catch (e) { turns = []; }
+  }
+
+  function historyMessages() {
+    var h = [];
+    turns.forEach(function (t) {
+      if (!t.result) return; // failed and stopped answers are not context for a follow-up
+      h.push({ role: 'user', content: t.question });
+      h.push({ role: 'assistant', content: String(t.result.answer || '') });
+    });
+    return h.slice(-HISTORY_MESSAGES);
+  }
 
   function welcome() {
     messages.textContent = '';
@@ -229,11 +337,42 @@
   function setOpen(open) {
     panel.hidden = !open;
     bubble.setAttribute('aria-expanded', String(open));
-    if (open) input.focus();
+    if (open) { fitViewport(); input.focus(); }
   }
 
   function scrollDown() { messages.scrollTop = messages.scrollHeight; }
 
+  // ---------------------------------------------------------------- mobile sizing
+  // position: fixed places the panel in the layout viewport, which on a phone is as
+  // wide as a wide host page; the screen shows only the visual viewport. Size and
+  // place the panel (and the bubble) in the visual viewport instead, so 关闭 and 发送
+  // are always on screen.
+  function fitViewport() {
+    if (inline) return;
+    var vv = window.visualViewport;
+    var vw = vv ? vv.width : window.innerWidth;
+    var vh = vv ? vv.height : window.innerHeight;
+    var left = vv ? vv.offsetLeft : 0;
+    var top = vv ? vv.offsetTop : 0;
+    var small = vw < 520;
+    var width = small ? vw : Math.min(380, vw - 40);
+    var height = small ? vh : Math.min(560, vh - 110);
+    panel.style.left = (left + (small ? 0 : vw - width - 20)) + 'px';
+    panel.style.top = (top + (small ? 0 : vh - height - 88)) + 'px';
+    panel.style.right = 'auto';
+    panel.style.bottom = 'auto';
+    panel.style.width = width + 'px';
+    panel.style.height = height + 'px';
+    panel.style.maxWidth = 'none';
+    panel.style.maxHeight = 'none';
+    panel.style.borderRadius = small ? '0' : '';
+    bubble.style.left = (left + vw - 76) + 'px';
+    bubble.style.top = (top + vh - 76) + 'px';
+    bubble.style.right = 'auto';
+    bubble.style.bottom = 'auto';
+  }
+
+  // ---------------------------------------------------------------- rendering
   function renderPassage(box, item) {
     box.textContent = '';
     var meta = [item.title, item.section, item.file].filter(Boolean).join(' · ');
@@ -243,8 +382,51 @@
     box.appendChild(body);
   }
 
+  function where(item) { return [item.file, item.section].filter(Boolean).join(' · '); }
+
+  // One entry per title: passages of one article share it, and a list naming it three
+  // times tells the reader nothing.
+  function uniqueByTitle(items) {
+    var seen = {};
+    return items.filter(function (item) {
+      var key = item.title || item.file || '';
+      if (seen[key]) return false;
+      seen[key] = true;
+      return true;
+    });
+  }
+
+  function sourceRow(label, item, className, onClick) {
+    var row = el('button', 'source' + (className ? ' ' + className : ''));
+    row.type = 'button';
+    row.appendChild(document.createTextNode(label + (item.title || item.file || '')));
+    var place = where(item);
+    if (place) row.appendChild(el('span', 'where', place));
+    row.addEventListener('click', onClick);
+    return row;
+  }
+
+  // While the answer is written: what retrieval found.
+  function renderRetrieved(reply, passages) {
+    var old = reply.querySelector('.sources.pending');
+    if (old) old.remove();
+    if (!passages.length) return;
+    var list = el('div', 'sources pending');
+    list.appendChild(el('div', 'label', '已检索到 ' + passages.length + ' 个段落，正在生成回答…'));
+    var passage = el('div', 'passage');
+    passage.hidden = true;
+    uniqueByTitle(passages).forEach(function (item) {
+      list.appendChild(sourceRow('· ', item, '', function () {
+        renderPassage(passage, item);
+        passage.hidden = !passage.hidden;
+      }));
+    });
+    list.appendChild(passage);
+    reply.appendChild(list);
+  }
+
   // Answer text with every [n] turned into a button that shows passage n below.
-  function renderAnswer(bubbleNode, result) {
+  function renderAnswer(bubbleNode, result, turn) {
     bubbleNode.textContent = '';
     var answer = el('div', 'answer');
     var byN = {};
@@ -265,6 +447,12 @@
       var mark = passage.querySelector('mark');
       if (mark) passage.scrollTop = Math.max(0, mark.offsetTop - 40);
       passage.scrollIntoView({ block: 'nearest' });
+    }
+
+    function toggle(item) {
+      shown = null;
+      renderPassage(passage, item);
+      passage.hidden = !passage.hidden;
     }
 
     var text = String(result.answer || '');
@@ -289,73 +477,329 @@
     bubbleNode.appendChild(answer);
 
     if (result.refused) {
-      var refusal = el('div', 'notice refusal', '知识库中没有找到能回答这个问题的资料。');
-      bubbleNode.appendChild(refusal);
+      bubbleNode.appendChild(el('div', 'notice refusal', '知识库中没有找到能回答这个问题的资料。'));
     }
     if (result.notice) bubbleNode.appendChild(el('div', 'notice fallback', result.notice));
 
-    var list = result.refused ? (result.related || []) : (result.citations || []);
-    if (list.length) {
-      var sources = el('div', 'sources');
-      sources.appendChild(el('div', 'label', result.refused ? '可能相关的资料：' : '来源：'));
-      list.forEach(function (item, i) {
-        var label = result.refused ? (i + 1) + '. ' : '[' + item.n + '] ';
-        var row = el('button', 'source', label + (item.title || item.file || ''));
-        row.type = 'button';
-        row.addEventListener('click', function () {
-          if (result.refused) {
-            renderPassage(passage, item);
-            passage.hidden = !passage.hidden;
-          } else {
-            show(item.n, bubbleNode.querySelector('.cite[data-n="' + item.n + '"]'));
-          }
+    var sources = el('div', 'sources');
+    if (result.refused) {
+      var related = uniqueByTitle(result.related || []);
+      if (related.length) {
+        sources.appendChild(el('div', 'label', '可能相关的资料：'));
+        related.forEach(function (item, i) {
+          sources.appendChild(sourceRow((i + 1) + '. ', item, '', function () { toggle(item); }));
         });
-        sources.appendChild(row);
+      }
+    } else {
+      var cited = result.citations || [];
+      var citedIds = {};
+      cited.forEach(function (c) { citedIds[c.chunk_id] = true; });
+      if (cited.length) sources.appendChild(el('div', 'label', '来源：'));
+      cited.forEach(function (item) {
+        sources.appendChild(sourceRow('[' + item.n + '] ', item, 'cited', function () {
+          show(item.n, bubbleNode.querySelector('.cite[data-n="' + item.n + '"]'));
+        }));
       });
-      bubbleNode.appendChild(sources);
+      // The other retrieved passages, dimmed: what was found but not used.
+      var rest = (result.retrieved || []).filter(function (p) { return !citedIds[p.chunk_id]; });
+      if (rest.length) sources.appendChild(el('div', 'label', '其余检索到的段落（未被引用）：'));
+      rest.forEach(function (item) {
+        sources.appendChild(sourceRow('· ', item, 'uncited', function () { toggle(item); }));
+      });
     }
+    if (sources.childNodes.length) bubbleNode.appendChild(sources);
     bubbleNode.appendChild(passage);
+    bubbleNode.appendChild(actions(result, turn));
   }
 
-  async function ask(question) {
-    busy = true;
-    sendButton.disabled = true;
-    messages.appendChild(el('div', 'msg user', question));
+  // ---------------------------------------------------------------- copy, feedback, regenerate
+  function copyText(text) {
+    // navigator.clipboard needs a secure context (https or localhost); intranet pages
+    // are often plain http, where only the old execCommand path works.
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    var area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('style', 'position:fixed;top:0;left:0;opacity:0;');
+    document.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+    area.remove();
+    return ok ? Promise.resolve() : Promise.reject(new Error('copy failed'));
+  }
+
+  function answerText(result) {
+    var lines = [String(result.answer || '')];
+    var cited = result.citations || [];
+    if (cited.length) {
+      lines.push('', '来源：');
+      cited.forEach(function (c) { lines.push('[' + c.n + '] ' + (c.title || c.file || '') + (where(c) ? '（' + where(c) + '）' : '')); });
+    }
+    return lines.join('\n');
+  }
+
+  async function sendFeedback(turn, rating, comment) {
+    var result = turn.result;
+    var body = {
+      rating: rating,
+      question: turn.question,
+      answer: String(result.answer || ''),
+      citations: (result.citations || []).map(function (c) {
+        return { n: c.n, file: c.file, title: c.title, section: c.section, chunk_id: c.chunk_id, text: c.text };
+      }),
+      comment: comment,
+      index_version: result.index_version || indexVersion || null,
+      mode: result.mode || null,
+      refused: !!result.refused,
+      source: 'widget'
+    };
+    var response = await post('/api/feedback', body);
+    if (!response.ok) throw failure(await errorMessage(response), response.status);
+  }
+
+  function actions(result, turn) {
+    var bar = el('div', 'actions');
+    var copy = el('button', 'copy', '复制');
+    copy.type = 'button';
+    copy.title = '复制回答和来源';
+    copy.addEventListener('click', function () {
+      copyText(answerText(result)).then(function () { copy.textContent = '已复制'; },
+        function () { copy.textContent = '复制失败'; });
+      setTimeout(function () { copy.textContent = '复制'; }, 2000);
+    });
+    bar.appendChild(copy);
+
+    var form = null;
+    [['up', '👍', '有帮助'], ['down', '👎', '没帮助']].forEach(function (spec) {
+      var b = el('button', 'rate ' + spec[0], spec[1]);
+      b.type = 'button';
+      b.title = spec[2];
+      b.setAttribute('aria-label', spec[2]);
+      b.addEventListener('click', function () {
+        bar.querySelectorAll('.rate').forEach(function (x) { x.classList.remove('chosen'); });
+        b.classList.add('chosen');
+        if (form) form.remove();
+        form = feedbackForm(turn, spec[0]);
+        bar.parentNode.insertBefore(form, bar.nextSibling);
+        form.querySelector('textarea').focus();
+      });
+      bar.appendChild(b);
+    });
+
+    var regen = el('button', 'regen', '重新生成');
+    regen.type = 'button';
+    regen.title = '重新回答这个问题';
+    regen.addEventListener('click', function () {
+      if (busy || turns[turns.length - 1] !== turn) return;
+      turns.pop();
+      save();
+      renderAll();
+      ask(turn.question);
+    });
+    bar.appendChild(regen);
+    return bar;
+  }
+
+  function feedbackForm(turn, rating) {
+    var box = el('div', 'fb');
+    var comment = el('textarea');
+    comment.placeholder = '可选：补充说明（哪里好、哪里不对）';
+    comment.setAttribute('aria-label', '反馈说明');
+    comment.maxLength = 2000;
+    var row = el('div', 'row');
+    var submit = el('button', 'submit', '提交反馈');
+    submit.type = 'button';
+    var cancel = el('button', 'cancel', '取消');
+    cancel.type = 'button';
+    var state = el('span');
+    row.appendChild(submit);
+    row.appendChild(cancel);
+    row.appendChild(state);
+    box.appendChild(comment);
+    box.appendChild(row);
+    cancel.addEventListener('click', function () { box.remove(); });
+    submit.addEventListener('click', function () {
+      submit.disabled = true;
+      sendFeedback(turn, rating, comment.value.trim()).then(function () {
+        box.textContent = '';
+        box.appendChild(el('span', 'done', '感谢反馈！'));
+        box.setAttribute('data-state', 'sent');
+      }, function (err) {
+        submit.disabled = false;
+        state.className = 'failed';
+        state.textContent = '反馈发送失败：' + (err && err.message ? err.message : String(err));
+        if (err && err.status === 401) askForToken();
+      });
+    });
+    return box;
+  }
+
+  // ---------------------------------------------------------------- turns
+  function renderStopped(reply, partial) {
+    reply.textContent = '';
+    if (partial) reply.appendChild(el('div', 'answer', partial));
+    reply.appendChild(el('div', 'notice stopped', STOPPED_NOTICE));
+    reply.setAttribute('data-state', 'stopped');
+  }
+
+  function renderError(reply, message) {
+    reply.textContent = '';
+    reply.appendChild(el('span', 'error', '出错了：' + message));
+    reply.setAttribute('data-state', 'error');
+  }
+
+  function renderTurn(turn) {
+    messages.appendChild(el('div', 'msg user', turn.question));
     var reply = el('div', 'msg assistant');
-    reply.appendChild(el('span', 'pending', '正在检索…'));
     messages.appendChild(reply);
+    if (turn.result) {
+      renderAnswer(reply, turn.result, turn);
+      reply.setAttribute('data-state', 'done');
+    } else if (turn.stopped) {
+      renderStopped(reply, turn.partial || '');
+    } else {
+      renderError(reply, turn.error || '未知错误');
+    }
+  }
+
+  // Only the last answer can be regenerated.
+  function markLast() {
+    var buttons = messages.querySelectorAll('.regen');
+    buttons.forEach(function (b, i) { b.hidden = i !== buttons.length - 1 || busy; });
+  }
+
+  function renderAll() {
+    welcome();
+    turns.forEach(renderTurn);
+    queue.forEach(function (q) { messages.appendChild(q.node); });
+    markLast();
+    scrollDown();
+  }
+
+  function setBusy(value) {
+    busy = value;
+    stopButton.hidden = !value;
+    sendButton.textContent = value ? '排队发送' : '发送';
+    sendButton.title = value ? '当前回答结束后自动发送' : '';
+    markLast();
+  }
+
+  async function ask(question, userNode) {
+    setBusy(true);
+    if (userNode) {
+      var tag = userNode.querySelector('.tag');
+      if (tag) tag.remove();
+    } else {
+      messages.appendChild(el('div', 'msg user', question));
+    }
+    var reply = el('div', 'msg assistant');
+    var pending = el('span', 'pending', '正在检索…');
+    reply.appendChild(pending);
+    if (userNode && userNode.nextSibling) messages.insertBefore(reply, userNode.nextSibling);
+    else messages.appendChild(reply);
     scrollDown();
     var streamed = '';
-    var body = { question: question, history: history.slice(-HISTORY_MESSAGES) };
+    var streamedNode = null;
+    var body = { question: question, history: historyMessages() };
     if (config.mode) body.mode = config.mode;
     if (config.k) body.k = config.k;
+    controller = new AbortController();
+    var mine = epoch;
+    var turn = { question: question };
     try {
-      var result = await askStream(body, function (token) {
-        streamed += token;
-        reply.textContent = streamed;
-        scrollDown();
-      });
-      renderAnswer(reply, result);
+      var result = await askStream(body, {
+        sources: function (passages) {
+          pending.textContent = '正在生成回答…';
+          renderRetrieved(reply, passages);
+          scrollDown();
+        },
+        token: function (text) {
+          streamed += text;
+          if (!streamedNode) {
+            streamedNode = el('div', 'answer streaming');
+            reply.insertBefore(streamedNode, reply.firstChild);
+            pending.remove();
+          }
+          streamedNode.textContent = streamed;
+          scrollDown();
+        }
+      }, controller.signal);
+      turn.result = result;
+      renderAnswer(reply, result, turn);
       reply.setAttribute('data-state', 'done');
-      history.push({ role: 'user', content: question });
-      history.push({ role: 'assistant', content: String(result.answer || '') });
     } catch (err) {
-      reply.textContent = '';
-      reply.appendChild(el('span', 'error', '出错了：' + (err && err.message ? err.message : String(err))));
-      reply.setAttribute('data-state', 'error');
+      if (err && err.name === 'AbortError') {
+        turn.stopped = true;
+        turn.partial = streamed;
+        renderStopped(reply, streamed);
+      } else {
+        turn.error = err && err.message ? err.message : String(err);
+        renderError(reply, turn.error);
+        if (err && err.status === 401) askForToken();
+      }
     } finally {
-      busy = false;
-      sendButton.disabled = false;
+      controller = null;
+      if (mine === epoch) {
+        turns.push(turn);
+        save();
+      }
+      setBusy(false);
       scrollDown();
+      next();
     }
   }
 
+  function next() {
+    if (busy || !queue.length) return;
+    var item = queue.shift();
+    ask(item.question, item.node);
+  }
+
+  function submit(question) {
+    if (!busy) { ask(question); return; }
+    // Never dropped: shown at once, asked when the current answer is done.
+    var node = el('div', 'msg user', question);
+    node.appendChild(el('span', 'tag', '排队中'));
+    node.setAttribute('data-queued', 'true');
+    messages.appendChild(node);
+    queue.push({ question: question, node: node });
+    scrollDown();
+  }
+
+  // ---------------------------------------------------------------- token prompt
+  function askForToken() {
+    if (config.token) return; // the page set it: a wrong one is for the page's owner to fix
+    tokenBox.hidden = false;
+    tokenInput.focus();
+  }
+
+  tokenSave.addEventListener('click', function () {
+    var value = tokenInput.value.trim();
+    if (!value) return;
+    try { window.sessionStorage.setItem(TOKEN_KEY, value); } catch (e) { config.token = value; }
+    tokenInput.value = '';
+    tokenBox.hidden = true;
+    input.focus();
+  });
+
+  // The index version recorded with feedback: best effort (with a token /healthz says it).
+  function loadIndexVersion() {
+    var h = {};
+    var t = token();
+    if (t) h['Authorization'] = 'Bearer ' + t;
+    fetch(API_BASE + '/healthz', { headers: h, mode: 'cors', credentials: 'omit' })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) { if (body && body.index_version) indexVersion = body.index_version; })
+      .catch(function () { /* not needed to answer */ });
+  }
+
+  // ---------------------------------------------------------------- events
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     var question = input.value.trim();
-    if (!question || busy) return;
+    if (!question) return;
     input.value = '';
-    ask(question);
+    submit(question);
   });
   input.addEventListener('keydown', function (event) {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -363,13 +807,30 @@
       form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event('submit', { cancelable: true }));
     }
   });
+  // Aborting the fetch closes the connection: the server stops the answer stream and
+  // frees the model for the next question.
+  stopButton.addEventListener('click', function () { if (controller) controller.abort(); });
   bubble.addEventListener('click', function () { setOpen(panel.hidden); });
   closeButton.addEventListener('click', function () { setOpen(false); });
-  clearButton.addEventListener('click', function () { history = []; welcome(); });
+  clearButton.addEventListener('click', function () {
+    epoch += 1;
+    queue = [];
+    if (controller) controller.abort();
+    turns = [];
+    save();
+    renderAll();
+  });
 
-  welcome();
+  restore();
+  renderAll();
+  loadIndexVersion();
   panel.hidden = !(inline || config.open);
+  if (window.visualViewport) {
+    window.visualViewport.addEventListener('resize', fitViewport);
+    window.visualViewport.addEventListener('scroll', fitViewport);
+  }
+  window.addEventListener('resize', fitViewport);
 
-  function mount() { document.body.appendChild(host); }
+  function mount() { document.body.appendChild(host); fitViewport(); }
   if (document.body) mount(); else document.addEventListener('DOMContentLoaded', mount);
 })();
