@@ -557,6 +557,19 @@
     if (!response.ok) throw failure(await errorMessage(response), response.status);
   }
 
+  function thumb(down) {
+    var svg = document.createElementNS(SVG_NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('width', '12');
+    svg.setAttribute('height', '12');
+    if (down) svg.setAttribute('transform', 'rotate(180)');
+    var p = document.createElementNS(SVG_NS, 'path');
+    p.setAttribute('fill', 'currentColor');
+    p.setAttribute('d', 'M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z');
+    svg.appendChild(p);
+    return svg;
+  }
+
   function actions(result, turn) {
     var bar = el('div', 'actions');
     var copy = el('button', 'copy', '复制');
@@ -570,11 +583,13 @@
     bar.appendChild(copy);
 
     var form = null;
-    [['up', '👍', '有帮助'], ['down', '👎', '没帮助']].forEach(function (spec) {
-      var b = el('button', 'rate ' + spec[0], spec[1]);
+    [['up', '有帮助'], ['down', '没帮助']].forEach(function (spec) {
+      // 👍/👎 drawn as SVG with a word beside them: emoji fonts are missing on many systems.
+      var b = el('button', 'rate ' + spec[0]);
       b.type = 'button';
-      b.title = spec[2];
-      b.setAttribute('aria-label', spec[2]);
+      b.appendChild(thumb(spec[0] === 'down'));
+      b.appendChild(document.createTextNode(' ' + spec[1]));
+      b.title = spec[1];
       b.addEventListener('click', function () {
         bar.querySelectorAll('.rate').forEach(function (x) { x.classList.remove('chosen'); });
         b.classList.add('chosen');
