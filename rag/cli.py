@@ -88,6 +88,10 @@ def setup(
     try:
         if not settings.embedding_model:
             convert_e5(Path(settings.embedding_model_path))
+        if settings.embedding_backend != "torch" and Path(settings.embedding_model_path).is_dir():
+            from rag.models.export_onnx import export_onnx
+
+            export_onnx(Path(settings.embedding_model_path))  # RAG_EMBEDDING_BACKEND=onnx*: ~2 min once
         if llm != "none":
             from rag.models.llm_assemble import assemble
 

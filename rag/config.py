@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     embedding_passage_prefix: str = "passage: "
     embedding_batch_size: int = 32
     embedding_device: str = "cpu"
+    # torch (sentence-transformers fp32), onnx (ONNX Runtime fp32, same vectors) or
+    # onnx-int8 (int8 weights; vectors at cosine ~0.997 of fp32). ONNX needs `rag setup`.
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
 
     # --- chunking ---
     chunk_size: int = 400

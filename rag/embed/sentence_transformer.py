@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import Settings
+from rag.embed.base import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +93,18 @@ class SentenceTransformerEmbedder:
         return np.asarray(vector, dtype=np.float32)
 
 
-def embedder_from_settings(settings: Settings) -> SentenceTransformerEmbedder:
-    """The process-wide embedder for these settings (not loaded yet: call warm_up())."""
-    return _cached_embedder(
-        settings.embedding_model_path,
-        settings.embedding_query_prefix,
-        settings.embedding_passage_prefix,
-        settings.embedding_batch_size,
-        settings.embedding_device,
-    )
+def embedder_from_settings(settings: Settings) -> Embedder:
+    """The configured embedder, whatever ``RAG_EMBEDDING_BACKEND`` says (not loaded yet).
+
+    Kept here for the call sites that import it from this module; the choice of backend
+    is :func:`rag.embed.factory.embedder_from_settings`.
+    """
+    from rag.embed.factory import embedder_from_settings as configured
+
+    return configured(settings)
 
 
 @lru_cache(maxsize=4)
-def _cached_embedder(path: str, qp: str, pp: str, batch: int, device: str) -> SentenceTransformerEmbedder:
+def cached_sentence_transformer(path: str, qp: str, pp: str, batch: int, device: str) -> SentenceTransformerEmbedder:
     """One model per process: loading takes seconds, queries take milliseconds."""
     return SentenceTransformerEmbedder(path, qp, pp, batch, device)

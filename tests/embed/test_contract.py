@@ -21,22 +21,34 @@ CITY_PASSAGE = "青岛崂山区建设城市云脑平台，汇集了16亿条交�
 WEATHER_PASSAGE = "明天北方地区有大风降温天气，请注意添衣保暖。"
 
 
-def _real(settings: Settings) -> Embedder:
-    from rag.embed.sentence_transformer import embedder_from_settings
+def _real(backend: str) -> Callable[[Settings], Embedder]:
+    def build(settings: Settings) -> Embedder:
+        from rag.embed.factory import embedder_from_settings
 
-    return embedder_from_settings(settings)
+        configured = settings.model_copy(update={"embedding_backend": backend})
+        if backend != "torch":  # the ONNX files come from `rag setup`; export them if missing
+            from pathlib import Path
+
+            from rag.models.export_onnx import export_onnx
+
+            export_onnx(Path(configured.embedding_model_path))
+        return embedder_from_settings(configured)
+
+    return build
 
 
 EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "hash-384": lambda settings: HashEmbedder(),
     "hash-64": lambda settings: HashEmbedder(dimension=64),
-    "e5": _real,
+    "e5": _real("torch"),
+    "e5-onnx": _real("onnx"),
+    "e5-onnx-int8": _real("onnx-int8"),
 }
 
 
 @pytest.fixture(
     scope="module",
-    params=[pytest.param(name, marks=pytest.mark.slow) if name == "e5" else name for name in EMBEDDERS],
+    params=[pytest.param(name, marks=pytest.mark.slow) if name.startswith("e5") else name for name in EMBEDDERS],
 )
 def embedder(request, settings) -> Embedder:
     built = EMBEDDERS[request.param](settings)

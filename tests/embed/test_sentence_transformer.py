@@ -20,9 +20,12 @@ def test_missing_model_folder_fails_at_construction(tmp_path):
 
 
 def test_embedder_from_settings_is_shared_per_settings(settings):
+    settings = settings.model_copy(update={"embedding_backend": "torch"})
     first = embedder_from_settings(settings)
+    assert isinstance(first, SentenceTransformerEmbedder)
     assert embedder_from_settings(settings) is first
     other = embedder_from_settings(settings.model_copy(update={"embedding_batch_size": 7}))
+    assert isinstance(other, SentenceTransformerEmbedder)
     assert other is not first and other.batch_size == 7
 
 
