@@ -125,7 +125,10 @@ def ingest(
             previous: IndexData | None = load_index(index_dir)
         except IndexNotFoundError:
             previous = None
-        embedder_name = embedder.name if embedder is not None else settings.embedding_model_path
+        # What the embedder about to be built will call its vectors (its backend included).
+        from rag.embed.factory import embedder_name as configured_name
+
+        embedder_name = embedder.name if embedder is not None else configured_name(settings)
 
         def get_embedder() -> Embedder:
             # Loaded only when something needs embedding: an unchanged corpus re-ingests in seconds.
