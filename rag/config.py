@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     embedding_device: str = "cpu"
     # torch (sentence-transformers fp32), onnx (ONNX Runtime fp32, same vectors) or
     # onnx-int8 (int8 weights; vectors at cosine ~0.997 of fp32). ONNX needs `rag setup`.
-    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
 
     # --- chunking ---
     chunk_size: int = 400
