@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # Below both thresholds the answer step refuses (calibrated on eval/datasets/dev.jsonl).
     min_dense_score: float = 0.86
     min_bm25_score: float = 6.0
+    # The learned sentence ranker and answerability gate (eval/train_evidence_ranker.py
+    # writes one for a corpus of your own); empty = the bundled one.
+    evidence_model: Path | None = None
+    # Refuse when the gate says the passages do not answer the question (near misses).
+    answer_gate: bool = True
 
     # --- generation ---
     mode: Mode = "local"
@@ -101,11 +106,18 @@ class Settings(BaseSettings):
     # list (what people write) as well as a JSON list (what pydantic-settings expects).
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("llm_no_answer_logprob", "llm_threads_batch", mode="before")
+    @field_validator("llm_no_answer_logprob", "llm_threads_batch", "evidence_model", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         # "RAG_LLM_NO_ANSWER_LOGPROB=" in .env means off, not a parse error.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("evidence_model")
+    @classmethod
+    def _model_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"找不到证据模型文件 {value}（需要 eval/train_evidence_ranker.py 写出的 JSON）")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

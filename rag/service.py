@@ -23,6 +23,7 @@ from typing import Any
 from rag.answer.evidence import Evidence, context_for_llm, select_evidence
 from rag.answer.extractive import extractive_answer
 from rag.answer.llm import NO_ANSWER_TOKEN, Excerpt, LLMGenerator, generator_for
+from rag.answer.ranker import RankerModel, load_model
 from rag.config import MODES, Settings, check_question
 from rag.conversation import clean_history, standalone_question
 from rag.documents import DocumentLibrary
@@ -59,6 +60,16 @@ class Snapshot:
     @property
     def idf(self) -> IdfTable:
         return self.retriever.idf
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A question made standalone, analysed once, and the passages retrieved for it."""
+
+    snapshot: Snapshot
+    standalone: str
+    query: Query
+    retrieval: RetrievalResult
 
 
 class RagService:
@@ -136,28 +147,10 @@ class RagService:
         question = self._check_text(question)
         mode = self._check_mode(mode)
         k = self._check_k(k)
-        turns = clean_history(history)
-        snap = self.snapshot()  # one index version for the whole question
         timings = Timings()
         notice: str | None = None
-
-        standalone = question
-        if turns:
-            t = time.perf_counter()
-            rewrite = (lambda q, h: self._generator(mode).condense(q, h)) if mode != "extractive" else None
-            standalone = standalone_question(question, turns, lambda term: snap.idf.df.get(term, 0) > 0, rewrite)
-            timings.condense_ms = _ms(t)
-
-        query = analyse(standalone, snap.idf)
-        t = time.perf_counter()
-        retrieval = snap.retriever.search_compound(
-            query.text,
-            query.part_texts,
-            k=k,
-            query_tokens=[list(p.tokens) for p in (query.parts or (query,))],
-            whole_tokens=list(query.tokens),
-        )
-        timings.retrieve_ms = _ms(t)
+        found = self._retrieve(question, history, k, mode, timings)
+        snap, standalone, query, retrieval = found.snapshot, found.standalone, found.query, found.retrieval
         passages = retrieval.results
 
         text: str | None = None
@@ -165,9 +158,15 @@ class RagService:
         tokens = 0
         used_mode = mode
         t = time.perf_counter()
+        ranker = self.evidence_model()
         if retrieval.confidence.relevant and passages:
-            evidence = select_evidence(query, passages, snap.idf)
-            if mode != "extractive":
+            evidence = select_evidence(query, passages, snap.idf, ranker, n_chunks=len(snap.index.chunks))
+            # The learned gate: passages on topic that do not hold what is asked (another
+            # company, year, measure) are refused before any generation.
+            refused_by_gate = evidence.answerable < self._gate_threshold(ranker, mode)
+            if refused_by_gate:
+                log.info("answerability gate refuses (p=%.2f)", evidence.answerable)
+            elif mode != "extractive":
                 try:
                     excerpts = [
                         Excerpt(n, passages[n - 1].chunk.title, passages[n - 1].chunk.source, excerpt)
@@ -189,9 +188,9 @@ class RagService:
                     log.warning("LLM generation failed (%s): falling back to extractive", exc.reason)
                     notice = FALLBACK_NOTICE.format(reason=exc.reason)
                     used_mode = "extractive"
-                    text = extractive_answer(evidence)
+                    text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive"))
             else:
-                text = extractive_answer(evidence)
+                text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive"))
         timings.generate_ms = _ms(t)
 
         answer = _assemble(question, query, text, passages, used_mode, notice, retrieval)
@@ -200,6 +199,45 @@ class RagService:
         timings.total_ms = _ms(started)
         answer.timings = timings.rounded()
         yield StreamEvent("final", answer=answer)
+
+    def retrieve(
+        self, question: str, history: list[dict] | None = None, k: int | None = None, mode: str | None = None
+    ) -> Retrieved:
+        """The first half of :meth:`ask`: the standalone question, analysed, and its passages.
+
+        The evaluation's evidence-ranker training reads the same passages the answer step
+        would (``eval/train_evidence_ranker.py``).
+        """
+        return self._retrieve(self._check_text(question), history, self._check_k(k), self._check_mode(mode), Timings())
+
+    def _retrieve(self, question: str, history: list[dict] | None, k: int, mode: str, timings: Timings) -> Retrieved:
+        turns = clean_history(history)
+        snap = self.snapshot()  # one index version for the whole question
+        standalone = question
+        if turns:
+            t = time.perf_counter()
+            rewrite = (lambda q, h: self._generator(mode).condense(q, h)) if mode != "extractive" else None
+            standalone = standalone_question(question, turns, lambda term: snap.idf.df.get(term, 0) > 0, rewrite)
+            timings.condense_ms = _ms(t)
+        query = analyse(standalone, snap.idf)
+        t = time.perf_counter()
+        retrieval = snap.retriever.search_compound(
+            query.text,
+            query.part_texts,
+            k=k,
+            query_tokens=[list(p.tokens) for p in (query.parts or (query,))],
+            whole_tokens=list(query.tokens),
+        )
+        timings.retrieve_ms = _ms(t)
+        return Retrieved(snapshot=snap, standalone=standalone, query=query, retrieval=retrieval)
+
+    def evidence_model(self) -> RankerModel:
+        """The sentence ranker and answerability gate (``RAG_EVIDENCE_MODEL``, else the bundled one)."""
+        return load_model(self.settings.evidence_model) if self.settings.evidence_model else load_model()
+
+    def _gate_threshold(self, ranker: RankerModel, mode: str) -> float:
+        """Least gate probability for ``mode`` to answer (0 with ``RAG_ANSWER_GATE=false``)."""
+        return ranker.threshold(mode) if self.settings.answer_gate else 0.0
 
     def _model_doubts(self, no_answer_logprob: float | None) -> bool:
         """The model put enough weight on "无法回答" that its answer is not to be trusted."""

@@ -19,7 +19,9 @@ def test_pronoun_or_ellipsis_follow_up_borrows_the_topic(service, question):
 
 @pytest.mark.parametrize(
     ("question", "expected"),
-    [("宁德时代是做什么的？", "宁德时代"), ("2023年汽车出口多少辆？", "491万辆")],
+    # (宁德时代是做什么的？ was here: the corpus only mentions 宁德时代 in passing, and the
+    # answerability gate now refuses it rather than quote a tangent.)
+    [("盛景嘉成的创始合伙人是谁？", "刘昊飞"), ("2023年汽车出口多少辆？", "491万辆")],
 )
 def test_short_self_contained_question_keeps_its_own_topic(service, question, expected):
     result = service.ask(question, history=BLACKSTONE, mode="extractive")

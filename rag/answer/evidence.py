@@ -9,25 +9,18 @@ before the first answer token.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from rag.query import Query, QueryText, Vocabulary
+import numpy as np
+
+from rag.answer.gate import GateInput, gate_features
+from rag.answer.lists import list_items
+from rag.answer.ranker import Candidate, RankerModel, features, load_model
+from rag.query import Query, Vocabulary
 from rag.retrieve.fusion import round_robin
-from rag.text.normalize import char_ngrams, fold, word_chars
 from rag.text.sentences import sentence_spans
 from rag.types import ScoredChunk
 
-_HAS_FIGURE = re.compile(r"\d|[一二两三四五六七八九十百千万亿半]+[个家条年月天倍人项次名成%％]")
-# A sentence that announces a list ("主要发挥两大功能。", "有三个标志：") is answered
-# by the sentence after it.
-_LEAD_IN = re.compile(r"[：:]$|(两|三|四|五|六|几|以下|如下)(?:大|个|种|项|方面|点|类|条)[^，,。]{0,8}[。：:]?$")
-# Sentences a lead-in brings: "两大…" two, "三/四/五/六/几…" at most three, "以下…：" or a bare "：" one.
-_LIST_COUNTS = {"两": 2, "以下": 1, "如下": 1, None: 1}
-MAX_LIST_ITEMS = 3
-# An enumerated item ("一、…", "第一，…", "首先…") is followed by its siblings.
-_FIRST_ITEM = re.compile(r"(?:^|[：:；;，,。])\s*(?:一、|第一[，,、]|首先[，,是])")
-_NEXT_ITEM = re.compile(r"^\s*(?:[二三四五六]、|第[二三四五六][，,、]|其次|再次|最后|此外)")
 MIN_SENTENCE_CHARS = 6
 
 
@@ -36,10 +29,9 @@ class Sentence:
     passage: int  # 1-based position of the passage in the retrieved list
     index: int  # position of the sentence in its passage
     text: str
-    score: float  # rank order
-    # How well the sentence matches the question, without the preference for a
-    # figure in the asked unit: what a "does anything answer this?" threshold reads.
-    relevance: float
+    # The learned probability that the sentence holds the answer to its part of the
+    # question (rag.answer.ranker): the rank order and what thresholds read.
+    score: float
 
 
 @dataclass
@@ -50,6 +42,8 @@ class Evidence:
     passages: list[ScoredChunk]
     sentences: list[list[str]]  # sentences[p - 1]: the sentences of passage p
     rankings: list[list[Sentence]]  # one ranking per part (one for a simple question)
+    # Probability that the passages answer the question at all (rag.answer.gate).
+    answerable: float = 1.0
 
     def sentences_of(self, passage: int) -> list[str]:
         return self.sentences[passage - 1]
@@ -58,72 +52,86 @@ class Evidence:
         """Round-robin over the parts' rankings, so every part gets its best sentence early."""
         return round_robin(self.rankings, key=lambda sent: (sent.passage, sent.index))
 
-
-def score_sentence(query: QueryText, sentence: str, idf: Vocabulary) -> float:
-    """Share of the query's (idf-weighted) terms and character bigrams that the sentence holds."""
-    if not query.tokens and not query.bigrams:
-        return 0.0
-    norm = fold(sentence)
-    weights = {t: idf.idf(t) for t in set(query.tokens)}
-    total = sum(weights.values()) or 1.0
-    term_score = sum(w for t, w in weights.items() if t in norm) / total
-    bigram_score = len(query.bigrams & char_ngrams(word_chars(norm), 2)) / max(len(query.bigrams), 1)
-    return 0.7 * term_score + 0.3 * bigram_score
+    def best_sentences(self, n: int = 3) -> list[Sentence]:
+        """Each part's best sentence, then the next best overall, ``n`` at least."""
+        firsts = [ranked[0] for ranked in self.rankings if ranked]
+        seen = {(s.passage, s.index) for s in firsts}
+        rest = [s for s in self.interleaved() if (s.passage, s.index) not in seen]
+        return firsts + rest[: max(0, n - len(firsts))]
 
 
-def rank_sentences(
-    query: Query, passages: list[ScoredChunk], sentences: list[list[str]], idf: Vocabulary, focus: QueryText | None = None
-) -> list[Sentence]:
-    """All sentences of the passages, best first (ties: earlier passage first).
+def candidates(sentences: list[list[str]]) -> list[Candidate]:
+    """The sentences that may answer: long enough to say something, and not a piece of a
+    sentence that another passage holds whole.
 
-    With ``focus`` (one part of a compound question) a sentence is scored on that
-    part, with the whole question as context.
+    Chunks overlap and are cut at their budget, so a passage may begin or end with a
+    fragment ("……的态度已从") whose whole sentence is in the neighbouring chunk; a
+    fragment quoted as an answer loses what it was cut from.
     """
-    asking = focus or query
-    ranked: list[Sentence] = []
-    for p, texts in enumerate(sentences, start=1):
-        for s, sentence in enumerate(texts):
-            if len(sentence) < MIN_SENTENCE_CHARS:
-                continue
-            score = score_sentence(query, sentence, idf)
-            if focus is not None:
-                score = 0.6 * score_sentence(focus, sentence, idf) + 0.4 * score
-            if asking.asks_figure and not _HAS_FIGURE.search(sentence):
-                score *= 0.75
-            # A passage ranked higher by retrieval is more likely the right one.
-            score *= 1.0 - 0.03 * (p - 1)
-            wanted = asking.wanted_figure
-            boost = 1.25 if wanted is not None and wanted.search(sentence) else 1.0
-            ranked.append(Sentence(passage=p, index=s, text=sentence, score=score * boost, relevance=score))
-    ranked.sort(key=lambda x: (-x.score, x.passage, x.index))
-    return ranked
+    found = [
+        Candidate(passage=p, index=i, text=text)
+        for p, texts in enumerate(sentences, start=1)
+        for i, text in enumerate(texts)
+        if len(text) >= MIN_SENTENCE_CHARS
+    ]
+    edges = [c for c in found if c.index in (0, len(sentences[c.passage - 1]) - 1)]
+    pieces = {
+        (c.passage, c.index)
+        for c in edges
+        if any(o.passage != c.passage and len(o.text) > len(c.text) and c.text.strip() in o.text for o in found)
+    }
+    return [c for c in found if (c.passage, c.index) not in pieces]
 
 
-def select_evidence(query: Query, passages: list[ScoredChunk], idf: Vocabulary) -> Evidence:
-    """Cut the passages into sentences and rank them for each part of the question."""
+def part_features(query: Query, passages: list[ScoredChunk], sentences: list[list[str]], idf: Vocabulary) -> list[np.ndarray]:
+    """The ranker's feature matrix over :func:`candidates` for each part of the question
+    (what training and answering both compute)."""
+    found = candidates(sentences)
+    titles = [p.chunk.title for p in passages]
+    scores = [p.score for p in passages]
+    return [features(focus or query, query, found, sentences, titles, scores, idf) for focus in query.focuses]
+
+
+def select_evidence(
+    query: Query, passages: list[ScoredChunk], idf: Vocabulary, model: RankerModel | None = None, n_chunks: int = 1
+) -> Evidence:
+    """Cut the passages into sentences, rank them for each part of the question with the
+    learned ranker, and estimate whether they answer it at all.
+
+    ``n_chunks`` is the size of the index (it scales the gate's rarity feature).
+    """
+    model = model or load_model()
     sentences = [[p.chunk.text[s:e] for s, e in sentence_spans(p.chunk.text)] for p in passages]
-    rankings = [rank_sentences(query, passages, sentences, idf, focus) for focus in query.focuses]
-    return Evidence(query=query, passages=passages, sentences=sentences, rankings=rankings)
+    found = candidates(sentences)
+    rankings = []
+    for x in part_features(query, passages, sentences, idf):
+        probs = model.probabilities(x)
+        ranked = [Sentence(c.passage, c.index, c.text, float(pr)) for c, pr in zip(found, probs)]
+        ranked.sort(key=lambda s: (-s.score, s.passage, s.index))
+        rankings.append(ranked)
+    evidence = Evidence(query=query, passages=passages, sentences=sentences, rankings=rankings)
+    if model.gate is not None and found:
+        evidence.answerable = float(model.gate.probabilities(gate_features(gate_input(evidence), idf, n_chunks)[None, :])[0])
+    return evidence
 
 
-def list_length(sentence: str) -> int:
-    """How many following sentences a lead-in sentence announces (0: not a lead-in)."""
-    match = _LEAD_IN.search(sentence.rstrip("”’」』）)"))
-    if not match:
-        return 0
-    return _LIST_COUNTS.get(match.group(1), MAX_LIST_ITEMS)
-
-
-def list_items(sentence: str, index: int, sentences: list[str]) -> list[int]:
-    """Positions of the list items that ``sentences[index]`` announces: the items after
-    a lead-in ("主要有两点。"), or the siblings of a first item ("一、…" → "二、…")."""
-    count = list_length(sentence)
-    if count:
-        return list(range(index + 1, min(index + 1 + count, len(sentences))))
-    if _FIRST_ITEM.search(sentence):
-        following = range(index + 1, min(index + 1 + 2 * MAX_LIST_ITEMS, len(sentences)))
-        return [i for i in following if _NEXT_ITEM.search(sentences[i])][:MAX_LIST_ITEMS]
-    return []
+def gate_input(evidence: Evidence) -> GateInput:
+    best = evidence.best_sentences(3)
+    firsts = [ranked[0].score for ranked in evidence.rankings if ranked]
+    top = evidence.passages[best[0].passage - 1].chunk if best else None
+    confidence_bm25 = max((p.bm25_score or 0.0 for p in evidence.passages), default=0.0)
+    return GateInput(
+        query=evidence.query,
+        best_sentences=[s.text for s in best],
+        best_probs=firsts,
+        part_answers=[
+            (focus or evidence.query, ranked[0].text) for focus, ranked in zip(evidence.query.focuses, evidence.rankings) if ranked
+        ],
+        top3_probs=[s.score for s in sorted(evidence.interleaved(), key=lambda s: -s.score)[:3]],
+        best_passage=(top.title + top.text) if top else "",
+        passages=[p.chunk.title + p.chunk.text for p in evidence.passages],
+        bm25_top=confidence_bm25,
+    )
 
 
 def context_for_llm(evidence: Evidence, budget_chars: int = 300, max_passages: int = 3) -> list[tuple[int, str]]:

@@ -1,36 +1,55 @@
 """The no-LLM answer: the retrieved sentences that best answer the question, with citations.
 
-It answers in milliseconds, and it is the fallback when the LLM endpoint is down.
+It answers in milliseconds, and it is the fallback when the LLM endpoint is down. It
+reads the same :class:`Evidence` as the LLM modes: it refuses when the learned gate
+says the passages do not answer the question, and otherwise quotes each part's best
+sentence (trimmed to the clauses that answer when the sentence is long).
 """
 
 from __future__ import annotations
 
-from rag.answer.evidence import Evidence, Sentence, list_items
+import re
+
+from rag.answer.evidence import Evidence, Sentence
+from rag.answer.lists import list_items
+from rag.query import QueryText
 from rag.text.markers import marker
+from rag.text.normalize import fold
 
-# Below this sentence score nothing retrieved answers the question (calibrated on
-# eval/datasets/dev.jsonl: see `rag eval --mode extractive`).
-MIN_SENTENCE_SCORE = 0.35
 MAX_SENTENCES_PER_PART = 2
-# A runner-up sentence joins the answer only when it scores close to the best one.
+# A runner-up sentence joins the answer only when the ranker gives it nearly the best one's chance.
 RUNNER_UP_RATIO = 0.8
+# How far down its ranking a part whose best sentence another part took looks for its own.
+MAX_PART_CANDIDATES = 3
+# A sentence longer than this is cut to its answering clauses; a short one reads better whole.
+TRIM_ABOVE_CHARS = 150
+TRIM_TO_CHARS = 100
+_CLAUSE_END = re.compile(r"(?<=[，,；;])")
 
 
-def extractive_answer(evidence: Evidence, min_score: float = MIN_SENTENCE_SCORE) -> str | None:
+def extractive_answer(evidence: Evidence, threshold: float = 0.0) -> str | None:
     """Best sentences with `[n]` markers (n = 1-based passage position), or None to refuse.
 
-    Each part of a compound question contributes its own best sentence(s); a sentence
-    that only announces a list ("……主要发挥两大功能。") brings the items after it.
+    ``threshold`` is the gate's least probability that the passages answer the question
+    (learned per mode, :meth:`rag.answer.ranker.RankerModel.threshold`). Each part of a
+    compound question contributes its own best sentence(s); a sentence that only
+    announces a list ("……主要发挥两大功能。") brings the items after it.
     """
     # A question quoted from an interview ("……发挥哪些作用？") is not an answer.
     rankings = [[s for s in ranked if not s.text.endswith(("？", "?"))] for ranked in evidence.rankings]
-    if not any(rankings) or max(r[0].relevance for r in rankings if r) < min_score:
+    if not any(rankings) or evidence.answerable < threshold:
         return None
     chosen: dict[tuple[int, int], Sentence] = {}
-    for ranked in rankings:
-        if not ranked or ranked[0].relevance < min_score:
+    focuses = evidence.query.focuses
+    trims: dict[tuple[int, int], QueryText] = {}
+    for focus, ranked in zip(focuses, rankings):
+        if not ranked:
             continue
         best = ranked[0]
+        if focus is not None and (best.passage, best.index) in chosen:
+            # Another part already took this sentence: this part gets a sentence of its own
+            # when one holds more of this part's words (the parts ask different things).
+            best = max(ranked[:MAX_PART_CANDIDATES], key=lambda s: _part_match(focus, s.text))
         picks = [best]
         for sent in ranked[1:]:
             if len(picks) >= MAX_SENTENCES_PER_PART or sent.score < RUNNER_UP_RATIO * best.score:
@@ -38,12 +57,65 @@ def extractive_answer(evidence: Evidence, min_score: float = MIN_SENTENCE_SCORE)
             picks.append(sent)
         for sent in picks:
             chosen.setdefault((sent.passage, sent.index), sent)
+            trims.setdefault((sent.passage, sent.index), focus or evidence.query)
     _add_list_bodies(chosen, evidence)
     ordered = list(chosen.values())
     # Source order within a passage reads naturally; the best passage comes first.
     first = ordered[0].passage
     ordered.sort(key=lambda s: (s.passage != first, s.passage, s.index))
-    return "".join(f"{s.text}{marker(s.passage)}" for s in ordered)
+    parts = []
+    for s in ordered:
+        focus = trims.get((s.passage, s.index))
+        text = trim_to_clauses(s.text, focus) if focus is not None else s.text
+        parts.append(f"{text}{marker(s.passage)}")
+    return "".join(parts)
+
+
+def _part_match(focus: QueryText, text: str) -> int:
+    """Characters of the part's own words (two or more characters) that ``text`` holds."""
+    norm = fold(text)
+    return sum(len(w) for w in set(focus.tokens) if len(w) >= 2 and w in norm)
+
+
+def trim_to_clauses(sentence: str, focus: QueryText) -> str:
+    """The run of clauses of a long sentence that holds most of what the question asks.
+
+    Clauses are cut after "，" and "；"; the window of consecutive clauses (at most about
+    :data:`TRIM_TO_CHARS` characters, or one clause) with the most question words wins,
+    a figure counting when one is asked; ties go to the earlier, shorter window. The
+    result is a verbatim substring of the sentence, so its citation still checks.
+    """
+    if len(sentence) <= TRIM_ABOVE_CHARS:
+        return sentence
+    clauses = [c for c in _CLAUSE_END.split(sentence) if c]
+    if len(clauses) < 2:
+        return sentence
+    words = [t for t in set(focus.tokens) if len(t) >= 2]
+
+    def worth(text: str) -> float:
+        norm = fold(text)
+        hits = sum(len(w) for w in words if w in norm)
+        if focus.asks_figure and re.search(r"\d", text):
+            hits += 3
+        if focus.wanted_figure is not None and focus.wanted_figure.search(text):
+            hits += 3
+        return hits
+
+    best = (worth(sentence), -len(sentence), 0, len(clauses))
+    best_value = -1.0
+    for i in range(len(clauses)):
+        length = 0
+        for j in range(i, len(clauses)):
+            length += len(clauses[j])
+            if length > TRIM_TO_CHARS and j > i:
+                break
+            value = worth("".join(clauses[i : j + 1]))
+            if value > best_value:
+                best_value, best = value, (value, -length, i, j + 1)
+    _, _, start, end = best
+    text = "".join(clauses[start:end]).rstrip("，,；; ")
+    # A window that stops mid-sentence ends as a sentence, so the answer reads whole.
+    return text if text.endswith(("。", "！", "？", "”")) else text + "。"
 
 
 def _add_list_bodies(chosen: dict[tuple[int, int], Sentence], evidence: Evidence) -> None:
@@ -51,4 +123,4 @@ def _add_list_bodies(chosen: dict[tuple[int, int], Sentence], evidence: Evidence
     for sent in list(chosen.values()):
         sentences = evidence.sentences_of(sent.passage)
         for nxt in list_items(sent.text, sent.index, sentences):
-            chosen.setdefault((sent.passage, nxt), Sentence(sent.passage, nxt, sentences[nxt], sent.score, sent.relevance))
+            chosen.setdefault((sent.passage, nxt), Sentence(sent.passage, nxt, sentences[nxt], sent.score))

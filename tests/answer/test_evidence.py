@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.evidence import Evidence, context_for_llm, list_items, list_length, select_evidence
+from rag.answer.evidence import Evidence, context_for_llm, select_evidence
+from rag.answer.lists import list_items, list_length
 from rag.answer.extractive import extractive_answer
 from rag.query import analyse, expected_figure, split_subquestions
 

@@ -58,3 +58,22 @@ def test_bad_input_gets_a_clear_error(service, kwargs):
     with pytest.raises(QuestionError) as info:
         service.ask(**kwargs)
     assert str(info.value)
+
+
+def test_a_long_sentence_is_trimmed_to_the_clauses_that_answer() -> None:
+    from rag.answer.extractive import TRIM_ABOVE_CHARS, trim_to_clauses
+    from rag.query import QueryText
+
+    sentence = (
+        "近年来，随着居民收入水平提高和消费观念转变，各地文旅市场持续升温，夜间经济和沉浸式体验成为新热点，"
+        "2023年杭州亚运会期间，杭州接待游客总量达4345.9万人次，日均271.6万人次，"
+        "同时带动住宿、餐饮、零售等多个行业的消费回暖，文旅部门也相继推出一系列促消费举措，"
+        "市场人士普遍认为，随着假日经济和赛事经济的进一步发展，这一趋势仍将延续。"
+    )
+    assert len(sentence) > TRIM_ABOVE_CHARS
+    trimmed = trim_to_clauses(sentence, QueryText.of("杭州亚运会期间接待了多少游客？"))
+    assert "4345.9万人次" in trimmed and len(trimmed) < len(sentence)
+    # A verbatim piece of the sentence (the citation still checks), ended as a sentence.
+    assert trimmed.rstrip("。") in sentence and trimmed.endswith("。")
+    short = "黑石BXPE基金的管理费率为1.25%。"
+    assert trim_to_clauses(short, QueryText.of("管理费率是多少？")) == short
