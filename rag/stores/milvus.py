@@ -108,6 +108,11 @@ class MilvusStore:
                         "check RAG_MILVUS_URI and RAG_MILVUS_TOKEN; a Milvus Lite .db file serves one process at a time)"
                     ) from None
                 log.info("connected to Milvus %s (collection %s)", self.uri, self.collection)
+                # After a restart collections come back released; searching needs them loaded
+                # (a no-op for collections another process keeps loaded).
+                for name in (self.collection, self.meta_collection):
+                    if self._client.has_collection(name):
+                        self._call("加载", self._client.load_collection, name)
             return self._client
 
     def close(self) -> None:
