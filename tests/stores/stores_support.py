@@ -62,3 +62,31 @@ def fill(store: RetrievalStore, embedder: Embedder) -> str:
     for name, chunks in articles_by_file().items():
         put_file(store, embedder, name, chunks)
     return store.commit(manifest_for(embedder))
+
+
+_from_index: dict[tuple[str, str], RetrievalStore] = {}
+
+
+def store_from_index(kind: str, index) -> RetrievalStore:
+    """A store of ``kind`` holding a loaded index version's chunks, tokens and vectors (built once per
+    version folder and kind; Milvus Lite files go to a temporary folder removed at exit)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    key = (kind, str(index.path))
+    if key not in _from_index:
+        folder = Path(tempfile.mkdtemp(prefix=f"rag-store-{kind}-"))
+        atexit.register(shutil.rmtree, folder, True)
+        store = open_kind(kind, folder)
+        store.warm_up()
+        store.reset(index.manifest.dimension)
+        vectors = index.vectors()
+        for name in sorted({c.file for c in index.chunks}):
+            rows = index.rows_for_file(name)
+            chunks = [index.chunks[i] for i in rows]
+            store.replace_file(name, record_of(chunks), chunks, [index.tokens[i] for i in rows], vectors[rows])
+        store.commit(Manifest(embedder=index.manifest.embedder, dimension=index.manifest.dimension,
+                              chunking=dict(index.manifest.chunking)))
+        _from_index[key] = store
+    return _from_index[key]
