@@ -16,16 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import IndexNotFoundError
 from rag.index.manifest import FileRecord, Manifest
 from rag.index.store import current_version_dir, load_index, write_index
+from rag.index.tokenize import tokenize
 from rag.index.version import IndexData
 from rag.retrieve.base import SearchFilters
 from rag.retrieve.bm25 import Bm25Search
 from rag.retrieve.dense import DenseSearch
 from rag.retrieve.fusion import reciprocal_rank_fusion, weighted_fusion
 from rag.retrieve.hybrid import allowed_rows
-from rag.index.tokenize import tokenize
 from rag.stores.base import Fusion, StoreHit
 from rag.types import Chunk
 
@@ -184,11 +183,3 @@ class EmbeddedStore:
         fused = weighted_fusion(dense, bm25, dense_weight) if fusion == "weighted" else reciprocal_rank_fusion([dense, bm25], rrf_k)
         ranked = sorted(fused.items(), key=lambda item: -item[1])[:n]
         return [StoreHit(index.chunks[row], score) for row, score in ranked]
-
-
-def open_embedded(index_dir: Path) -> EmbeddedStore:
-    """An embedded store on ``index_dir``; IndexNotFoundError surfaces only when read."""
-    return EmbeddedStore(index_dir)
-
-
-__all__ = ["EmbeddedStore", "IndexNotFoundError", "open_embedded"]

@@ -78,7 +78,7 @@ class MilvusStore:
         self._client: Any = None
         self._lock = threading.Lock()
         self._pending_files: dict[str, FileRecord | None] = {}  # file -> new record, None = deleted
-        self._reset_pending = False
+        self._ready = False  # both collections known to exist
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MilvusStore:
@@ -118,6 +118,7 @@ class MilvusStore:
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
+        self._ready = False
         if client is not None:
             client.close()
             if self.is_lite:
@@ -135,8 +136,11 @@ class MilvusStore:
             raise MilvusStoreError(f"Milvus {what}失败：{_reason(exc)} (Milvus {what} failed: {_reason(exc)})") from None
 
     def _exists(self) -> bool:
-        client = self._connect()
-        return bool(client.has_collection(self.collection)) and bool(client.has_collection(self.meta_collection))
+        # Once seen, remembered: every search would otherwise pay two extra round trips.
+        if not self._ready:
+            client = self._connect()
+            self._ready = bool(client.has_collection(self.collection)) and bool(client.has_collection(self.meta_collection))
+        return self._ready
 
     # ---------------------------------------------------------------- schema
     def _create(self, dimension: int) -> None:
@@ -271,6 +275,7 @@ class MilvusStore:
     # ---------------------------------------------------------------- writing
     def reset(self, dimension: int) -> None:
         client = self._connect()
+        self._ready = False
         for name in (self.collection, self.meta_collection):
             if client.has_collection(name):
                 self._call("删除", client.drop_collection, name)
