@@ -8,10 +8,12 @@ and the format it needs (the CLI prints those lines and exits 2).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -48,6 +50,19 @@ class Settings(BaseSettings):
     # torch (sentence-transformers fp32), onnx (ONNX Runtime fp32, same vectors) or
     # onnx-int8 (int8 weights; vectors at cosine ~0.997 of fp32). ONNX needs `rag setup`.
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
+    # Any OpenAI-compatible /v1/embeddings endpoint (TEI, vLLM, Infinity, another `rag serve`);
+    # empty = embed in this process. RAG_EMBEDDING_MODEL then names the served model.
+    embedding_base_url: str = ""
+    embedding_api_key: str = "not-needed"
+
+    # --- retrieval store (rag.index.stores) ---
+    # embedded: FAISS + bm25s + SQLite under index_dir; milvus: a Milvus collection.
+    store: Literal["embedded", "milvus"] = "embedded"
+    # A local path ending in .db is Milvus Lite (one process at a time); http(s)://host:19530
+    # a Milvus standalone or distributed cluster. Empty = <index_dir>/milvus.db.
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_collection: str = "rag_chunks"
 
     # --- chunking ---
     chunk_size: int = 400
@@ -119,6 +134,33 @@ class Settings(BaseSettings):
             raise ValueError(f"找不到证据模型文件 {value}（需要 eval/train_evidence_ranker.py 写出的 JSON）")
         return value
 
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_uri(cls, value: str) -> str:
+        value = value.strip()
+        if not value or value.endswith(".db"):
+            return value
+        parsed = urlsplit(value)
+        if parsed.scheme in ("http", "https", "tcp") and parsed.hostname:
+            return value
+        raise ValueError("需要以 .db 结尾的本地文件路径（Milvus Lite）或 http://host:19530 这样的地址")
+
+    @field_validator("milvus_collection")
+    @classmethod
+    def _milvus_name(cls, value: str) -> str:
+        # Milvus's own rule for collection names; checked here so the mistake is one line at start-up.
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,199}", value):
+            raise ValueError("需要以字母或下划线开头、只含字母数字和下划线的名称，如 rag_chunks")
+        return value
+
+    @field_validator("embedding_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not (urlsplit(value).scheme in ("http", "https") and urlsplit(value).hostname):
+            raise ValueError("需要 http(s):// 开头的地址，如 http://127.0.0.1:8080/v1")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, value: object) -> object:
@@ -136,6 +178,11 @@ class Settings(BaseSettings):
     @property
     def embedding_model_path(self) -> str:
         return self.embedding_model or str(self.models_dir / "multilingual-e5-small")
+
+    @property
+    def milvus_target(self) -> str:
+        """The Milvus URI to connect to: the setting, or Milvus Lite's file in the index folder."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
 
     @property
     def llm_model_path(self) -> Path:

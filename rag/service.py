@@ -29,11 +29,12 @@ from rag.conversation import clean_history, standalone_question
 from rag.documents import DocumentLibrary
 from rag.embed.base import Embedder
 from rag.errors import LLMUnavailableError, QuestionError
-from rag.index.store import IndexData, Manifest, current_version_dir, load_index
+from rag.index.store import IndexData, Manifest, load_index
 from rag.query import Query, analyse
 from rag.retrieve.base import RetrievalResult, SearchFilters
 from rag.retrieve.bm25 import IdfTable
 from rag.retrieve.hybrid import HybridRetriever
+from rag.stores.factory import live_version
 from rag.text.sentences import split_sentences
 from rag.types import Answer, Citation, Passage, ScoredChunk, StreamEvent, Timings
 from rag.verify.answerability import near_misses, unsupported_question_terms
@@ -92,6 +93,8 @@ class RagService:
     def _load(self) -> Snapshot:
         from rag.embed.sentence_transformer import embedder_from_settings
 
+        if self.settings.store != "embedded":  # RAG_STORE=milvus (rag.stores)
+            return self._load_store()
         index = load_index(self.index_dir)
         reranker = None
         if self.settings.reranker_model:
@@ -102,12 +105,25 @@ class RagService:
         retriever = HybridRetriever(index, embedder, self.settings, reranker)
         return Snapshot(index=index, retriever=retriever)
 
+    def _load_store(self) -> Snapshot:
+        from rag.embed.factory import embedder_from_settings
+        from rag.stores.factory import load_store
+
+        reranker = None
+        if self.settings.reranker_model:
+            from rag.retrieve.rerank import CrossEncoderReranker
+
+            reranker = CrossEncoderReranker(self.settings.reranker_model, self.settings.embedding_device)
+        embedder = self._embedder or embedder_from_settings(self.settings)
+        view, retriever = load_store(self.settings, self.index_dir, embedder, reranker)
+        return Snapshot(index=view, retriever=retriever)  # type: ignore[arg-type]  # same reading surface
+
     def snapshot(self) -> Snapshot:
         """The live index version, reloaded first if ingest wrote a new one."""
-        live = current_version_dir(self.index_dir)
+        live = live_version(self.settings, self.index_dir)
         with self._lock:
             current = self._snapshot
-            if current is None or (live is not None and live.name != current.version):
+            if current is None or (live is not None and live != current.version):
                 if current is not None:
                     log.info("index changed on disk: reloading")
                 current = self._snapshot = self._load()

@@ -20,6 +20,7 @@ import rag
 from rag.api import errors
 from rag.api.deps import ServiceHolder, require_token
 from rag.api.documents import router as documents_router
+from rag.api.embeddings import router as embeddings_router
 from rag.api.feedback import router as feedback_router
 from rag.api.jobs import JobRunner
 from rag.api.openai_compat import router as openai_router
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, service: RagService | None = None, index_d
     app.include_router(ops_router)
     app.include_router(api_router, dependencies=secured)
     app.include_router(openai_router, dependencies=secured)
+    app.include_router(embeddings_router, dependencies=secured)
     app.include_router(feedback_router)  # POST: the API token; GET: the admin token
     app.include_router(documents_router)  # the admin token
     _document_fields(app)

@@ -31,6 +31,8 @@ INT8_SUFFIX = "#int8"
 
 def embedder_name(settings: Settings) -> str:
     """What the index manifest records for the vectors these settings produce."""
+    if settings.embedding_base_url:  # a remote endpoint: its model decides (rag.embed.remote)
+        return settings.embedding_model or settings.embedding_base_url
     base = settings.embedding_model_path
     return base + INT8_SUFFIX if settings.embedding_backend == "onnx-int8" else base
 
@@ -44,6 +46,10 @@ def onnx_folder(settings: Settings) -> Path:
 
 def embedder_from_settings(settings: Settings) -> Embedder:
     """The process-wide embedder for these settings (not loaded yet: call warm_up())."""
+    if settings.embedding_base_url:
+        return _cached_remote(settings.embedding_base_url, settings.embedding_model, settings.embedding_api_key,
+                              settings.embedding_query_prefix, settings.embedding_passage_prefix,
+                              settings.embedding_batch_size)
     if settings.embedding_backend == "torch":
         from rag.embed.sentence_transformer import cached_sentence_transformer
 
@@ -76,6 +82,13 @@ def _cached_onnx(folder: str, variant: str, qp: str, pp: str, name: str) -> Embe
     from rag.embed.onnx import OnnxEmbedder
 
     return OnnxEmbedder(folder, variant, qp, pp, name=name)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=4)
+def _cached_remote(base_url: str, model: str, api_key: str, qp: str, pp: str, batch: int) -> Embedder:
+    from rag.embed.remote import RemoteEmbedder
+
+    return RemoteEmbedder(base_url, model, api_key, qp, pp, batch)
 
 
 def same_model(index_embedder: str, name: str) -> bool:

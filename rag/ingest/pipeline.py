@@ -114,6 +114,12 @@ def ingest(
     """
     settings = settings or get_settings()
     index_dir = Path(index_dir or settings.index_dir)
+    if settings.store != "embedded":  # RAG_STORE=milvus: same semantics, by file hash (rag.stores.ingest)
+        from rag.stores.factory import open_store
+        from rag.stores.ingest import ingest_into_store
+
+        return ingest_into_store(open_store(settings, index_dir), paths or [settings.corpus_dir], settings,
+                                 embedder, progress, on_progress, lock_dir=index_dir)
     began = time.perf_counter()
     report = IngestReport()
     files = discover(paths or [settings.corpus_dir])

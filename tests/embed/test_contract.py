@@ -37,9 +37,18 @@ def _real(backend: str) -> Callable[[Settings], Embedder]:
     return build
 
 
+def _remote(settings: Settings) -> Embedder:
+    """The remote embedder against a real `rag` server's /v1/embeddings (hash embedder behind it)."""
+    from rag.embed.remote import RemoteEmbedder
+    from tests.embed.remote_support import embeddings_url
+
+    return RemoteEmbedder(embeddings_url(settings), model="rag-embedding")
+
+
 EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "hash-384": lambda settings: HashEmbedder(),
     "hash-64": lambda settings: HashEmbedder(dimension=64),
+    "remote-hash": _remote,
     "e5": _real("torch"),
     "e5-onnx": _real("onnx"),
     "e5-onnx-int8": _real("onnx-int8"),

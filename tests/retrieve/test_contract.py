@@ -21,7 +21,21 @@ from tests.retrieve.small_index import empty_index
 
 Factory = Callable[[IndexData, Embedder, Settings], Retriever]
 
+def _over_store(kind: str) -> Factory:
+    """rag.stores.retriever.StoreRetriever over a store of ``kind`` holding the same chunks."""
+
+    def build(index: IndexData, embedder: Embedder, settings: Settings) -> Retriever:
+        from rag.stores.retriever import StoreRetriever
+        from tests.stores.stores_support import store_from_index
+
+        return StoreRetriever(store_from_index(kind, index), embedder, settings)
+
+    return build
+
+
 RETRIEVERS: dict[str, Factory] = {
+    "store-embedded": _over_store("embedded"),
+    "store-milvus": _over_store("milvus"),
     "hybrid-weighted": lambda index, embedder, settings: HybridRetriever(
         index, embedder, settings.model_copy(update={"fusion": "weighted"})),
     "hybrid-rrf": lambda index, embedder, settings: HybridRetriever(
