@@ -91,32 +91,21 @@ class RagService:
         return self
 
     def _load(self) -> Snapshot:
-        from rag.embed.sentence_transformer import embedder_from_settings
-
-        if self.settings.store != "embedded":  # RAG_STORE=milvus (rag.stores)
-            return self._load_store()
-        index = load_index(self.index_dir)
-        reranker = None
-        if self.settings.reranker_model:
-            from rag.retrieve.rerank import CrossEncoderReranker
-
-            reranker = CrossEncoderReranker(self.settings.reranker_model, self.settings.embedding_device)
-        embedder = self._embedder or embedder_from_settings(self.settings)
-        retriever = HybridRetriever(index, embedder, self.settings, reranker)
-        return Snapshot(index=index, retriever=retriever)
-
-    def _load_store(self) -> Snapshot:
         from rag.embed.factory import embedder_from_settings
-        from rag.stores.factory import load_store
 
+        embedder = self._embedder or embedder_from_settings(self.settings)
         reranker = None
         if self.settings.reranker_model:
             from rag.retrieve.rerank import CrossEncoderReranker
 
             reranker = CrossEncoderReranker(self.settings.reranker_model, self.settings.embedding_device)
-        embedder = self._embedder or embedder_from_settings(self.settings)
-        view, retriever = load_store(self.settings, self.index_dir, embedder, reranker)
-        return Snapshot(index=view, retriever=retriever)  # type: ignore[arg-type]  # same reading surface
+        if self.settings.store != "embedded":  # RAG_STORE=milvus (rag.stores)
+            from rag.stores.factory import load_store
+
+            view, retriever = load_store(self.settings, self.index_dir, embedder, reranker)
+            return Snapshot(index=view, retriever=retriever)  # type: ignore[arg-type]  # same reading surface
+        index = load_index(self.index_dir)
+        return Snapshot(index=index, retriever=HybridRetriever(index, embedder, self.settings, reranker))
 
     def snapshot(self) -> Snapshot:
         """The live index version, reloaded first if ingest wrote a new one."""
