@@ -1,7 +1,12 @@
-"""Load test of the HTTP API: concurrent clients on /api/search and /api/ask (extractive).
+"""Load test of the HTTP API: concurrent clients on /api/search and /api/ask.
 
     .venv/bin/python bench/api_load.py [--url http://127.0.0.1:7860] [--index DIR]
                                        [--clients 8] [--requests 64] [--max-seconds 120]
+                                       [--mode extractive|local]
+
+``--mode local`` asks the dev questions whose key facts are short strings and checks
+that answers never mix: an answer that echoes another question, or holds a key fact of
+another question in flight and none of its own, counts as mixed (printed per endpoint).
 
 Without --url it starts the server itself (`rag.server.serve`, API only, in a child
 process so the load generator does not share its GIL) on a free 127.0.0.1 port and
@@ -45,6 +50,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
     errors: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    mixed: list[str] = field(default_factory=list)  # questions whose answer belongs to another
 
     def summary(self) -> dict[str, float | int | str]:
         ordered = sorted(self.latencies)
@@ -64,12 +70,44 @@ class Run:
             "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else float("nan"),
             "req_per_s": round(len(ordered) / self.seconds, 2) if self.seconds else 0.0,
             "wall_s": round(self.seconds, 1),
+            "mixed": len(self.mixed),
         }
 
 
+def dataset() -> list[dict]:
+    return [json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def questions() -> list[str]:
-    rows = [json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [row["question"] for row in rows if row.get("question")]
+    return [row["question"] for row in dataset() if row.get("question")]
+
+
+def key_facts() -> dict[str, list[str]]:
+    """Questions with short key facts, for the mixing check (each fact unique to its question)."""
+    facts = {
+        row["question"]: row["must_include"] for row in dataset()
+        if row.get("must_include") and not row.get("history") and all(len(f) <= 12 for f in row["must_include"])
+    }
+    counts: dict[str, int] = {}
+    for items in facts.values():
+        for fact in items:
+            counts[fact] = counts.get(fact, 0) + 1
+    return {q: items for q, items in facts.items() if all(counts[f] == 1 for f in items)}
+
+
+def mixed(body: dict, answer: dict, facts: dict[str, list[str]], in_flight: set[str]) -> bool:
+    """The answer belongs to another question: it echoes another one, or holds another
+    in-flight question's key fact and none of its own."""
+    question = body.get("question")
+    if question is None:
+        return False
+    if answer.get("question") != question:
+        return True
+    text = answer.get("answer") or ""
+    own = facts.get(question, [])
+    if any(f in text for f in own):
+        return False
+    return any(f in text for other in in_flight - {question} for f in facts.get(other, []) if f not in own)
 
 
 def require_loopback(url: str) -> None:
@@ -130,9 +168,13 @@ def server(index: Path | None, startup_timeout: float) -> Iterator[str]:
                 child.kill()
 
 
-async def drive(url: str, endpoint: str, bodies: list[dict], clients: int, max_seconds: float, token: str) -> Run:
+async def drive(
+    url: str, endpoint: str, bodies: list[dict], clients: int, max_seconds: float, token: str,
+    facts: dict[str, list[str]] | None = None,
+) -> Run:
     """``clients`` workers share one queue of requests; stop at its end or the deadline."""
     run = Run(endpoint)
+    in_flight: set[str] = set()
     queue: asyncio.Queue[dict] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -146,16 +188,22 @@ async def drive(url: str, endpoint: str, bodies: list[dict], clients: int, max_s
             except asyncio.QueueEmpty:
                 return
             started = time.perf_counter()
+            asked = body.get("question", "")
+            in_flight.add(asked)
             try:
                 response = await client.post(endpoint, json=body, headers=headers)
                 if response.status_code == 200:
                     run.latencies.append(time.perf_counter() - started)
+                    if facts is not None and mixed(body, response.json(), facts, in_flight | {asked}):
+                        run.mixed.append(asked)
                 else:
                     key = f"HTTP {response.status_code}"
                     run.errors[key] = run.errors.get(key, 0) + 1
             except httpx.HTTPError as exc:
                 key = type(exc).__name__
                 run.errors[key] = run.errors.get(key, 0) + 1
+            finally:
+                in_flight.discard(asked)
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=max_seconds, limits=limits) as client:
@@ -165,15 +213,15 @@ async def drive(url: str, endpoint: str, bodies: list[dict], clients: int, max_s
     return run
 
 
-def bodies_for(endpoint: str, qs: list[str], n: int) -> list[dict]:
+def bodies_for(endpoint: str, qs: list[str], n: int, mode: str = "extractive") -> list[dict]:
     picked = [qs[i % len(qs)] for i in range(n)]
     if endpoint == "/api/search":
         return [{"query": q} for q in picked]
-    return [{"question": q, "mode": "extractive"} for q in picked]
+    return [{"question": q, "mode": mode} for q in picked]
 
 
 def report(runs: list[Run], clients: int) -> None:
-    columns = ["endpoint", "ok", "errors", "p50_ms", "p95_ms", "max_ms", "mean_ms", "req_per_s", "wall_s"]
+    columns = ["endpoint", "ok", "errors", "p50_ms", "p95_ms", "max_ms", "mean_ms", "req_per_s", "wall_s", "mixed"]
     rows = [run.summary() for run in runs]
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
     lines = [f"{clients} concurrent clients", "  ".join(c.ljust(widths[c]) for c in columns)]
@@ -181,18 +229,21 @@ def report(runs: list[Run], clients: int) -> None:
     for run in runs:
         if run.errors:
             lines.append(f"{run.endpoint} errors: {run.errors}")
+        if run.mixed:
+            lines.append(f"{run.endpoint} mixed answers: {run.mixed}")
     sys.stdout.write("\n".join(lines) + "\n")  # the benchmark's result, not a log line
 
 
 async def main_async(args: argparse.Namespace, url: str) -> list[Run]:
-    qs = questions()
+    facts = key_facts() if args.mode != "extractive" else None
+    qs = list(facts) if facts is not None else questions()
     runs = []
     for endpoint in args.endpoints:
         # One warm-up request so lazy loading does not count as latency.
-        await drive(url, endpoint, bodies_for(endpoint, qs, 1), 1, args.max_seconds, args.token)
-        bodies = bodies_for(endpoint, qs, args.requests)
-        log.info("%s: %d requests, %d clients", endpoint, len(bodies), args.clients)
-        runs.append(await drive(url, endpoint, bodies, args.clients, args.max_seconds, args.token))
+        await drive(url, endpoint, bodies_for(endpoint, qs, 1, args.mode), 1, args.max_seconds, args.token)
+        bodies = bodies_for(endpoint, qs, args.requests, args.mode)
+        log.info("%s: %d requests, %d clients, mode %s", endpoint, len(bodies), args.clients, args.mode)
+        runs.append(await drive(url, endpoint, bodies, args.clients, args.max_seconds, args.token, facts))
     return runs
 
 
@@ -206,6 +257,7 @@ def main() -> None:
     ap.add_argument("--endpoints", nargs="+", default=["/api/search", "/api/ask"])
     ap.add_argument("--token", default=os.environ.get("RAG_API_TOKEN", ""))
     ap.add_argument("--startup-timeout", type=float, default=300.0)
+    ap.add_argument("--mode", choices=["extractive", "local"], default="extractive", help="answer mode of /api/ask")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
