@@ -22,6 +22,7 @@ from typing import Any
 
 from rag.answer.evidence import Evidence, context_for_llm, select_evidence
 from rag.answer.extractive import extractive_answer
+from rag.answer.gate import MIN_GATE_CHUNKS
 from rag.answer.llm import NO_ANSWER_TOKEN, Excerpt, LLMGenerator, generator_for
 from rag.answer.ranker import RankerModel, load_model
 from rag.config import MODES, Settings, check_question
@@ -165,10 +166,11 @@ class RagService:
         t = time.perf_counter()
         ranker = self.evidence_model()
         if retrieval.confidence.relevant and passages:
-            evidence = select_evidence(query, passages, snap.idf, ranker, n_chunks=len(snap.index.chunks))
+            n_chunks = len(snap.index.chunks)
+            evidence = select_evidence(query, passages, snap.idf, ranker, n_chunks=n_chunks)
             # The learned gate: passages on topic that do not hold what is asked (another
             # company, year, measure) are refused before any generation.
-            refused_by_gate = evidence.answerable < self._gate_threshold(ranker, mode)
+            refused_by_gate = evidence.answerable < self._gate_threshold(ranker, mode, n_chunks)
             if refused_by_gate:
                 log.info("answerability gate refuses (p=%.2f)", evidence.answerable)
             elif mode != "extractive":
@@ -193,9 +195,9 @@ class RagService:
                     log.warning("LLM generation failed (%s): falling back to extractive", exc.reason)
                     notice = FALLBACK_NOTICE.format(reason=exc.reason)
                     used_mode = "extractive"
-                    text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive"))
+                    text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive", n_chunks))
             else:
-                text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive"))
+                text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive", n_chunks))
         timings.generate_ms = _ms(t)
 
         answer = _assemble(question, query, text, passages, used_mode, notice, retrieval)
@@ -240,9 +242,12 @@ class RagService:
         """The sentence ranker and answerability gate (``RAG_EVIDENCE_MODEL``, else the bundled one)."""
         return load_model(self.settings.evidence_model) if self.settings.evidence_model else load_model()
 
-    def _gate_threshold(self, ranker: RankerModel, mode: str) -> float:
-        """Least gate probability for ``mode`` to answer (0 with ``RAG_ANSWER_GATE=false``)."""
-        return ranker.threshold(mode) if self.settings.answer_gate else 0.0
+    def _gate_threshold(self, ranker: RankerModel, mode: str, n_chunks: int) -> float:
+        """Least gate probability for ``mode`` to answer: 0 (the gate is off) with
+        ``RAG_ANSWER_GATE=false`` or an index smaller than the gate knows how to read."""
+        if not self.settings.answer_gate or n_chunks < MIN_GATE_CHUNKS:
+            return 0.0
+        return ranker.threshold(mode)
 
     def _model_doubts(self, no_answer_logprob: float | None) -> bool:
         """The model put enough weight on "无法回答" that its answer is not to be trusted."""

@@ -39,3 +39,23 @@ def test_stream_ends_with_the_answer_and_its_json_shape(service):
     assert {"answer", "citations", "retrieved", "refused", "confidence", "timings", "mode"} <= set(result)
     assert result["confidence"]["relevant"] is True
     assert result["citations"][0]["highlight_spans"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "瑞幸咖啡2023年全年的净利润是多少？",  # the article gives the fourth quarter and the year's revenue
+        "华为在MWC 2024上发布的通信行业大模型参数量是多少？",  # the launch, not the size
+        "2022年保险资金的年化综合收益率是多少？",  # the article gives 2023's
+    ],
+)
+def test_the_gate_refuses_an_on_topic_near_miss(service, question):
+    # Tune-split near misses that the hand-set score used to answer with a cited tangent.
+    result = service.ask(question, mode="extractive")
+    assert result.refused and result.citations == []
+    assert result.related  # the on-topic passages are still offered
+
+
+def test_the_gate_lets_plain_questions_through(service):
+    for question, fact in [("黑石BXPE基金收取多少管理费？", "1.25%"), ("2023年中国汽车出口了多少辆？", "491万辆")]:
+        assert fact in service.ask(question, mode="extractive").answer

@@ -35,11 +35,10 @@ def settings(tmp_path: Path) -> Settings:
     corpus.mkdir()
     for name, text in ARTICLES.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    # The thresholds are calibrated for e5 and the learned gate on the bundled corpus; the
-    # hash embedder's scores are lower and a two-article corpus is outside what the gate saw.
+    # The thresholds are calibrated for e5; the hash embedder's scores are lower.
     return Settings(
         _env_file=None, corpus_dir=corpus, data_dir=tmp_path / "runtime", index_dir=tmp_path / "index",
-        mode="extractive", min_dense_score=0.0, min_bm25_score=0.0, answer_gate=False,
+        mode="extractive", min_dense_score=0.0, min_bm25_score=0.0,
         openai_base_url=f"http://127.0.0.1:{dead_port()}/v1", openai_model="m", llm_timeout_s=5,
     )
 

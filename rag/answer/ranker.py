@@ -30,7 +30,12 @@ from rag.text.normalize import char_ngrams, fold, word_chars
 
 MODEL_FILE = Path(__file__).with_name("data") / "evidence_ranker.json"
 
-_HAS_FIGURE = re.compile(r"\d|[一二两三四五六七八九十百千万亿半]+[个家条年月天倍人项次名成%％]")
+# Digits, or a Chinese numeral with a counter or unit ("三家", "三千亩", "两成"), or a
+# numeral with a power of ten ("三千", "十万").
+_HAS_FIGURE = re.compile(
+    r"\d|[一二两三四五六七八九十百千万亿半]+[个家条年月天倍人项次名成%％亩吨米元辆台座户位部只件股张份公里斤]"
+    r"|[一二两三四五六七八九十][十百千万亿]"
+)
 
 
 def has_figure(text: str) -> bool:
