@@ -12,7 +12,8 @@ vectors to PyTorch fp32's, and the machine's load average.
 
 ``--recall`` ingests the bundled corpus with each backend into /tmp/idx_onnx_<backend>
 (reused when current) and prints dev-set recall@5 / MRR@10 (dense and hybrid) and their
-delta to torch. ``--ingest`` times a cold ingest of the bundled corpus with the default
+delta to fp32 (torch, or ONNX fp32 when torch is not among the backends: the same network).
+``--recall-backends`` limits which backends are ingested for it. ``--ingest`` times a cold ingest of the bundled corpus with the default
 backend into a fresh folder, and then an unchanged re-ingest.
 """
 
@@ -66,7 +67,7 @@ def embed_like_ingest(embedder, texts: list[str], batch: int) -> np.ndarray:
     return np.concatenate([embedder.embed_passages(texts[i : i + batch]) for i in range(0, len(texts), batch)])
 
 
-def throughput(settings, backends: list[str], n: int, rounds: int, budget: int | None) -> None:
+def throughput(settings, backends: list[str], n: int, rounds: int, budget: int | None) -> dict[str, dict]:
     from rag.embed.factory import embedder_from_settings
     from rag.embed.onnx import OnnxEmbedder
 
@@ -98,25 +99,24 @@ def throughput(settings, backends: list[str], n: int, rounds: int, budget: int |
             timings[backend].wall.append(time.perf_counter() - wall)
             timings[backend].cpu.append(time.process_time() - cpu)
             timings[backend].vectors = vectors
+    print(f"load average {load_avg()} at end")
     ref = timings["torch"].vectors if "torch" in timings else None
-    base = statistics.median(timings[backends[0]].wall)
-    print(f"load average {load_avg()} at end\n")
-    print(f"| backend | chunks/s (median) | rounds | x {backends[0]} | CPU ms/chunk | cos vs torch min / mean |")
-    print("|---|---|---|---|---|---|")
+    rows = {}
     for backend, t in timings.items():
-        med = statistics.median(t.wall)
-        cos = "–"
+        row = {
+            "rate": len(texts) / statistics.median(t.wall),
+            "rounds": [len(texts) / w for w in t.wall],
+            "cpu_ms": 1000 * statistics.median(t.cpu) / len(texts),
+        }
         if ref is not None and t.vectors is not None:
             c = np.sum(ref * t.vectors, axis=1)
-            cos = f"{c.min():.4f} / {c.mean():.4f}"
-        rates = " ".join(f"{len(texts) / w:.1f}" for w in t.wall)
-        print(
-            f"| {backend} | {len(texts) / med:.1f} | {rates} | {base / med:.2f} | "
-            f"{1000 * statistics.median(t.cpu) / len(texts):.0f} | {cos} |"
-        )
+            row["cos"] = (float(c.min()), float(c.mean()))
+        rows[backend] = row
+    return rows
 
 
-def recall(settings, backends: list[str]) -> None:
+def recall(settings, backends: list[str]) -> dict[str, dict]:
+    """Dev-set retrieval per backend, each over an index of the bundled corpus it embedded."""
     from rag.evaluation.pipeline import retrieval_benchmark
     from rag.ingest.pipeline import ingest
     from rag.service import RagService
@@ -128,17 +128,39 @@ def recall(settings, backends: list[str]) -> None:
         t0 = time.perf_counter()
         report = ingest(None, index_dir, settings=configured, progress=False)
         print(f"index {index_dir}: {report.chunks} chunks, {report.chunks_embedded} embedded in {time.perf_counter() - t0:.0f} s")
-        table = retrieval_benchmark(RagService(configured, index_dir).warm_up(), [DEV], None, None)
-        rows[backend] = table
-    print("\n| backend | dense recall@5 | dense MRR@10 | hybrid recall@5 | hybrid MRR@10 | Δ hybrid recall@5 / MRR@10 vs torch |")
-    print("|---|---|---|---|---|---|")
-    ref = rows.get("torch")
-    for backend, table in rows.items():
-        d, h = table["dense"], table["hybrid"]
-        delta = "–"
-        if ref is not None:
-            delta = f"{h['recall@5'] - ref['hybrid']['recall@5']:+.3f} / {h['mrr@10'] - ref['hybrid']['mrr@10']:+.3f}"
-        print(f"| {backend} | {d['recall@5']:.3f} | {d['mrr@10']:.3f} | {h['recall@5']:.3f} | {h['mrr@10']:.3f} | {delta} |")
+        rows[backend] = retrieval_benchmark(RagService(configured, index_dir).warm_up(), [DEV], None, None)
+    return rows
+
+
+def report(backends: list[str], speed: dict[str, dict], quality: dict[str, dict]) -> None:
+    """One table: speed as chunks/s and as a ratio to the first backend, dev-set recall@5 /
+    MRR@10 (dense and hybrid) and their delta to PyTorch fp32."""
+    base = speed[backends[0]]["rate"] if speed else 1.0
+    ref = quality.get("torch") or quality.get("onnx")  # the same fp32 network (cosine >= 0.9999)
+    print(
+        f"\n| backend | chunks/s (median) | rounds | x {backends[0]} | CPU ms/chunk | cos vs torch min / mean "
+        "| dense R@5 / MRR@10 | hybrid R@5 / MRR@10 | Δ dense vs fp32 | Δ hybrid vs fp32 |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for backend in dict.fromkeys([*backends, *quality]):
+        cells = ["–"] * 9
+        if backend in speed:
+            s = speed[backend]
+            cells[:5] = [
+                f"{s['rate']:.1f}",
+                " ".join(f"{r:.1f}" for r in s["rounds"]),
+                f"{s['rate'] / base:.2f}",
+                f"{s['cpu_ms']:.0f}",
+                "{:.4f} / {:.4f}".format(*s["cos"]) if "cos" in s else "–",
+            ]
+        if backend in quality:
+            d, h = quality[backend]["dense"], quality[backend]["hybrid"]
+            cells[5] = f"{d['recall@5']:.3f} / {d['mrr@10']:.3f}"
+            cells[6] = f"{h['recall@5']:.3f} / {h['mrr@10']:.3f}"
+            if ref is not None:
+                for k, (m, r) in ((7, (d, ref["dense"])), (8, (h, ref["hybrid"]))):
+                    cells[k] = f"{m['recall@5'] - r['recall@5']:+.3f} / {m['mrr@10'] - r['mrr@10']:+.3f}"
+        print(f"| {backend} | " + " | ".join(cells) + " |")
 
 
 def ingest_times(settings) -> None:
@@ -168,6 +190,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--budget", type=int, default=None, help="ONNX token budget per batch (default: the embedder's)")
     ap.add_argument("--recall", action="store_true", help="also dev-set recall@5 / MRR@10 per backend")
+    ap.add_argument("--recall-backends", default=None, help="backends ingested for --recall (default: --backends)")
     ap.add_argument("--ingest", action="store_true", help="also cold and unchanged ingest time, default backend")
     ap.add_argument("--no-throughput", action="store_true")
     args = ap.parse_args()
@@ -179,10 +202,11 @@ def main() -> None:
     unknown = set(backends) - set(BACKENDS)
     if unknown:
         ap.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
-    if not args.no_throughput:
-        throughput(settings, backends, args.n, args.rounds, args.budget)
-    if args.recall:
-        recall(settings, backends)
+    speed = {} if args.no_throughput else throughput(settings, backends, args.n, args.rounds, args.budget)
+    recall_backends = [b.strip() for b in (args.recall_backends or args.backends).split(",") if b.strip()]
+    quality = recall(settings, recall_backends) if args.recall else {}
+    if speed or quality:
+        report(backends, speed, quality)
     if args.ingest:
         ingest_times(settings)
 

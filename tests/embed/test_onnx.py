@@ -19,7 +19,7 @@ from rag.embed.factory import (
     same_model,
 )
 from rag.embed.fake import HashEmbedder
-from rag.embed.onnx import OnnxEmbedder, token_batches
+from rag.embed.onnx import MAX_BATCH_ROWS, OnnxEmbedder, token_batches
 from rag.embed.sentence_transformer import SentenceTransformerEmbedder
 from rag.errors import ConfigError
 
@@ -197,3 +197,70 @@ def test_index_built_with_int8_is_searched_alike_by_every_backend(settings, inde
         tops[backend] = [set(dense.search(q, 5)) for q in questions]
     overlap = [len(a & b) / 5 for a, b in zip(tops["onnx-int8"], tops["torch"])]
     assert np.mean(overlap) >= 0.8
+
+
+# ------------------------------------------------------------------ side-by-side runs (no model)
+
+
+class _FakeSession:
+    """Stands in for an ONNX Runtime session: the vector of a row is its token ids' sum in
+    slot 0 and its length in slot 1, so every output can be checked against its input."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.threads: set[int] = set()
+        self.shapes: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+
+    def run(self, _outputs, feeds):
+        import threading
+        import time
+
+        ids, mask = feeds["input_ids"], feeds["attention_mask"]
+        with self._lock:
+            self.threads.add(threading.get_ident())
+            self.shapes.append(ids.shape)
+        time.sleep(0.002)  # let the other worker take the next batch
+        out = np.zeros((ids.shape[0], 4), dtype=np.float32)
+        out[:, 0] = (ids * mask).sum(axis=1)
+        out[:, 1] = mask.sum(axis=1)
+        out[:, 2] = 1.0
+        return [out]
+
+
+class _FakeTokenizer:
+    def encode_batch(self, texts):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(ids=[ord(c) for c in t]) for t in texts]
+
+
+def _fake_embedder(variant, **kwargs) -> tuple[OnnxEmbedder, _FakeSession]:
+    embedder = OnnxEmbedder("/nowhere", variant, query_prefix="", passage_prefix="", **kwargs)
+    session = _FakeSession()
+    embedder._session, embedder._tokenizer, embedder._dimension = session, _FakeTokenizer(), 4
+    return embedder, session
+
+
+def test_int8_runs_one_unpadded_passage_per_run_on_every_core_side_by_side():
+    texts = ["a" * n for n in (5, 40, 1, 17, 33, 2, 9, 25)]
+    embedder, session = _fake_embedder("int8", threads=2)
+    assert embedder.max_batch_rows == 1 and embedder.workers == 2
+    got = embedder.embed_passages(texts)
+    assert all(shape[0] == 1 for shape in session.shapes)  # one row: never any padding
+    assert len(session.threads) == 2  # two runs at a time
+    want = np.array([[97.0 * len(t), len(t), 1.0, 0.0] for t in texts], dtype=np.float32)
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    assert np.allclose(got, want)  # each vector back in its text's row
+
+
+def test_workers_default_to_the_cores_for_int8_and_to_one_for_batched_fp32():
+    assert OnnxEmbedder("/x", "int8", threads=4).workers == 4
+    assert OnnxEmbedder("/x", "int8", threads=4, workers=9).workers == 4  # never more than the threads
+    assert OnnxEmbedder("/x", "int8", threads=1).workers == 1
+    fp32 = OnnxEmbedder("/x", "fp32", threads=2)
+    assert fp32.workers == 1 and fp32.max_batch_rows == MAX_BATCH_ROWS
+    embedder, session = _fake_embedder("fp32", threads=2)
+    embedder.embed_passages(["abc", "de", "f"])
+    assert len(session.threads) == 1 and session.shapes == [(3, 3)]  # one padded batch

@@ -82,7 +82,7 @@ def test_the_export_is_complete_and_checksummed(exported):
     assert set(marker["files"]) == {FP32_FILE, INT8_FILE, "tokenizer.json", "embedder.json"}
     for name, record in marker["files"].items():
         assert len(record["sha256"]) == 64 and (exported / name).stat().st_size == record["size"]
-    assert marker["int8_options"] == exp.INT8_OPTIONS
+    assert marker["int8_options"] == exp.INT8_OPTIONS and marker["int8_graph"] == exp.INT8_GRAPH
     assert marker["verified_min_cosine"]["fp32"] >= exp.MIN_FP32_COSINE
     assert marker["verified_min_cosine"]["int8"] >= exp.MIN_INT8_COSINE
     # int8 weights: about a quarter of the fp32 file.
@@ -123,7 +123,15 @@ def test_graphs_are_fused_and_take_any_batch_and_length(exported, name):
 
     graph = onnx.load(str(exported / name), load_external_data=False).graph
     ops = {node.op_type for node in graph.node}
-    assert {"Attention", "SkipLayerNormalization", "EmbedLayerNormalization"} & ops or "QAttention" in ops
+    assert {"SkipLayerNormalization", "EmbedLayerNormalization"} & ops
+    if name == FP32_FILE:
+        assert "Attention" in ops  # with the mask: batches of padded rows
+    else:
+        # One row at a time: MultiHeadAttention without a mask (flash attention), int8 weights.
+        assert "MultiHeadAttention" in ops and not {"Attention", "QAttention"} & ops
+        mha = [n for n in graph.node if n.op_type == "MultiHeadAttention"]
+        assert len(mha) == 12 and all(not any(n.input[4:]) for n in mha)  # q, k, v, bias: no key padding mask
+        assert "DynamicQuantizeLinear" in ops or "MatMulInteger" in ops
     assert [i.name for i in graph.input] == ["input_ids", "attention_mask"]
     session = ort.InferenceSession(str(exported / name), providers=["CPUExecutionProvider"])
     for batch, length in ((1, 3), (3, 40), (2, 512)):
@@ -134,3 +142,13 @@ def test_graphs_are_fused_and_take_any_batch_and_length(exported, name):
         (vectors,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
         assert vectors.shape == (batch, 384)
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_the_export_is_reproducible(exported, settings, tmp_path):
+    """A second export from scratch writes the very same files (same checksums), so the
+    marker of one machine's export describes any other's."""
+    again = export_onnx(Path(settings.embedding_model_path), tmp_path / "again", force=True, verify=False)
+    first = json.loads((exported / MARKER_NAME).read_text(encoding="utf-8"))["files"]
+    second = json.loads((again / MARKER_NAME).read_text(encoding="utf-8"))["files"]
+    assert second == first
