@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -43,15 +44,18 @@ from filelock import FileLock, Timeout
 from rag.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError
 from rag.index.dense_index import DenseIndexSpec
 from rag.index.manifest import MANIFEST_VERSION, FileRecord, Manifest
-from rag.index.version import VERSION_FILES, IndexData, VersionDamage, read_version, write_version
+from rag.index.version import (
+    VERSION_FILES, IndexData, VersionDamage, check_version_files, read_version, write_version,
+)
 from rag.types import Chunk
 
 __all__ = [
     "MANIFEST_VERSION", "VERSION_FILES", "FileRecord", "Manifest", "IndexData", "VersionStatus", "IndexNotFoundError",
-    "current_version_dir", "list_versions", "load_index", "write_index", "publish_version", "verify_index", "rollback", "writer_lock",
+    "current_version_dir", "list_versions", "load_index", "check_live", "write_index", "publish_version", "verify_index", "rollback", "writer_lock",
 ]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,17 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
 # ------------------------------------------------------------------ reading
 def load_index(index_dir: Path) -> IndexData:
     """The live version, verified; IndexNotFoundError or a one-line IndexCorruptError otherwise."""
+    return _open_live(index_dir, read_version)
+
+
+def check_live(index_dir: Path) -> tuple[Path, Manifest]:
+    """The live version's folder and manifest once its files match their checksums, without
+    reading them into memory (an ingest then reads what it reuses, file by file); the same
+    errors as :func:`load_index`."""
+    return _open_live(index_dir, lambda folder: (folder, check_version_files(folder)))
+
+
+def _open_live(index_dir: Path, read: Callable[[Path], _T]) -> _T:
     index_dir = Path(index_dir)
     name = _pointer(index_dir)
     path = None if name is None else _version_path(index_dir, name)
@@ -142,11 +157,12 @@ def load_index(index_dir: Path) -> IndexData:
         damage = VersionDamage(f"CURRENT 指向的版本 {name!r} 不存在", f"CURRENT names version {name!r}, which does not exist")
         raise _corrupt(index_dir, index_dir, damage, live=name)
     try:
-        index = read_version(path)
+        result = read(path)
     except VersionDamage as damage:
         raise _corrupt(index_dir, path, damage, live=path.name) from None
-    log.info("loaded index %s: %d chunks", path.name, len(index.chunks))
-    return index
+    if isinstance(result, IndexData):
+        log.info("loaded index %s: %d chunks", path.name, len(result.chunks))
+    return result
 
 
 def _corrupt(index_dir: Path, where: Path, damage: VersionDamage, live: str | None) -> IndexCorruptError:

@@ -217,6 +217,27 @@ class ChunkTable:
         self._connection.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.rows += len(rows)
 
+    def commit(self) -> None:
+        self._connection.commit()
+
+    def read(self, rows: list[int]) -> list[Chunk]:
+        """The chunks at ``rows`` (written by this table), in that order."""
+        found: dict[int, Chunk] = {}
+        for start in range(0, len(rows), 500):
+            part = rows[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row, *values in self._connection.execute(
+                f"SELECT row, {', '.join(_CHUNK_FIELDS)} FROM chunks WHERE row IN ({marks})", part
+            ):
+                found[row] = Chunk(**dict(zip(_CHUNK_FIELDS, values)))
+        return [found[row] for row in rows]
+
+    def chunk_ids(self, start: int, stop: int) -> list[str]:
+        """The chunk ids of rows ``start`` .. ``stop - 1``."""
+        return [cid for (cid,) in self._connection.execute(
+            "SELECT chunk_id FROM chunks WHERE row >= ? AND row < ? ORDER BY row", (start, stop)
+        )]
+
     def close(self) -> None:
         self._connection.execute("CREATE INDEX chunks_file ON chunks(file)")
         self._connection.commit()
