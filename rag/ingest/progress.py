@@ -42,17 +42,19 @@ class StageProgress:
     span: float = 1.0  # share of the whole ingest this stage is
     show_bar: bool = True
     on_progress: OnProgress | None = None
+    clock: Callable[[], float] = time.perf_counter
     done: int = 0
-    began: float = field(default_factory=time.perf_counter)
+    began: float = 0.0
     _bar: tqdm | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self.began = self.clock()
         self._bar = tqdm(total=self.total, desc=self.label_en, unit=self.unit_en, disable=not self.show_bar)
 
     @property
     def rate(self) -> float:
         """Units per second since the stage began (0 before the first one)."""
-        elapsed = time.perf_counter() - self.began
+        elapsed = self.clock() - self.began
         return self.done / elapsed if elapsed > 0 and self.done else 0.0
 
     @property
