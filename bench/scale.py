@@ -8,7 +8,7 @@ Not run in CI. For each N the first N articles of the ``.xz`` are read in place 
 ``lzma`` and written as JSONL shards (1,000 articles each) under ``--work`` (never into the
 repository); ``data/corpus`` plus those shards are ingested from scratch into
 ``--work/index-N`` by a child process (``rag.ingest.pipeline.ingest``, the CLI's code),
-whose peak RSS is read from the kernel (``wait4``). An index already complete for N is
+which reports its own peak RSS (``VmHWM``). An index already complete for N is
 reused (``--reingest`` builds it again). Then, in this process, over that index:
 
 - ingest time, chunks embedded per second, peak RSS, index size on disk;
@@ -96,8 +96,19 @@ def child_ingest(paths: list[str], index_dir: str, report_file: str) -> None:
     Path(report_file).write_text(json.dumps({
         "files": report.files, "articles": report.articles, "chunks": report.chunks,
         "chunks_embedded": report.chunks_embedded, "chunks_resumed": report.chunks_resumed,
-        "seconds": report.seconds, "errors": len(report.errors),
+        "seconds": report.seconds, "errors": len(report.errors), "peak_rss_mb": _peak_rss_mb(),
     }), encoding="utf-8")
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory since exec (VmHWM; the rusage of a child would also
+    count the forked copy of a big parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_ingest(paths: list[Path], index_dir: Path) -> dict[str, Any]:
@@ -108,13 +119,10 @@ def run_ingest(paths: list[Path], index_dir: Path) -> dict[str, Any]:
         [sys.executable, str(Path(__file__).resolve()), "_ingest", str(index_dir), str(report_file), *map(str, paths)],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    if proc.wait() != 0:
         raise SystemExit(f"ingest failed (exit {proc.returncode})")
     result = json.loads(report_file.read_text(encoding="utf-8"))
     result["wall_seconds"] = time.perf_counter() - began
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
     return result
 
 
