@@ -183,6 +183,9 @@ class ChunkTable:
         self.db = db
         self.rows = 0
         self._connection = sqlite3.connect(db)
+        # Written once and synced whole by the store before it is published: no journal needed.
+        self._connection.execute("PRAGMA journal_mode = OFF")
+        self._connection.execute("PRAGMA synchronous = OFF")
         self._connection.execute(
             "CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT, file TEXT, article_index INTEGER, "
             "title TEXT, section TEXT, byline TEXT, source TEXT, text TEXT, start INTEGER, end INTEGER, "
