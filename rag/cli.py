@@ -112,7 +112,7 @@ def ingest(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (default: the bundled corpus).")] = None,
     index: IndexOption = None,
 ) -> None:
-    """Ingest documents into the hybrid index (incremental, atomic)."""
+    """Ingest documents into the hybrid index (incremental, atomic, resumable; progress with rate and ETA)."""
     from rag.ingest.pipeline import ingest as run_ingest
 
     try:
@@ -130,6 +130,9 @@ def ingest(
         console.print(f"[yellow]skipped[/] {name}: {reason}")
     if report.files_removed:
         console.print(f"removed from index: {', '.join(report.files_removed)}")
+    if report.chunks_resumed:
+        console.print(f"接着上次中断的导入：{report.chunks_resumed} 段已有向量，未重新计算 "
+                      f"(resumed: {report.chunks_resumed} chunks were embedded by the interrupted run)")
     console.print(
         f"files: {report.files}  articles: {report.articles}  chunks: {report.chunks}  "
         f"chunks embedded: {report.chunks_embedded}  seconds: {report.seconds:.1f}"

@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     milvus_token: str = ""
     milvus_collection: str = "rag_chunks"
 
+    # --- dense index (rag.index.dense_index) and ingest batches (rag.ingest.batches) ---
+    # Exact IndexFlatIP below faiss_exact_max vectors; from there on the FAISS index factory
+    # string faiss_factory (inner product), e.g. HNSW32 or IVF1024,Flat ("Flat" = always exact).
+    faiss_factory: str = "HNSW32"
+    faiss_exact_max: int = 50_000
+    faiss_ef_search: int = 128
+    faiss_nprobe: int = 16
+    # Chunks embedded and persisted together (index/staging/): a killed ingest resumes
+    # after the last persisted batch.
+    ingest_batch_chunks: int = 256
+
     # --- chunking ---
     chunk_size: int = 400
     chunk_overlap: int = 80

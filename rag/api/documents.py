@@ -60,6 +60,7 @@ def _report(report: Any) -> dict[str, Any]:
         "articles": report.articles,
         "chunks": report.chunks,
         "chunks_embedded": report.chunks_embedded,
+        "chunks_resumed": report.chunks_resumed,  # embedded by an interrupted ingest before
         "files_changed": list(report.files_changed),
         "files_removed": list(report.files_removed),
         "errors": dict(report.errors),

@@ -32,6 +32,7 @@ class Manifest:
     created: float = field(default_factory=time.time)
     version: int = MANIFEST_VERSION
     checksums: dict[str, str] = field(default_factory=dict)  # version file name -> sha256, set by write_index
+    dense_index: str = "Flat"  # the FAISS factory string of dense.faiss (rag.index.dense_index)
 
     def to_json(self) -> str:
         data = {
@@ -42,6 +43,7 @@ class Manifest:
             "pipeline": self.pipeline,
             "created": self.created,
             "checksums": dict(sorted(self.checksums.items())),
+            "dense_index": self.dense_index,
             "files": {name: vars(rec) for name, rec in sorted(self.files.items())},
         }
         return json.dumps(data, ensure_ascii=False, indent=2)
@@ -59,4 +61,5 @@ class Manifest:
             created=float(data.get("created", 0)),
             version=int(data.get("version", MANIFEST_VERSION)),
             checksums={str(k): str(v) for k, v in data.get("checksums", {}).items()},
+            dense_index=str(data.get("dense_index", "Flat")),
         )

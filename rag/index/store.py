@@ -8,7 +8,8 @@ Layout under the index directory:
         manifest.json       embedder, dimension, chunking parameters, per-file hashes,
                             sha256 of chunks.sqlite and dense.faiss
         chunks.sqlite       chunk texts, metadata and BM25 tokens; row i = FAISS id i
-        dense.faiss         IndexFlatIP over normalised vectors
+        dense.faiss         IndexFlatIP over normalised vectors (an approximate index,
+                            HNSW by default, from RAG_FAISS_EXACT_MAX vectors on: rag.index.dense_index)
 
 A new version is written completely before CURRENT points to it, so a process
 killed mid-ingest leaves the previous version live. Nothing is ever unpickled:
@@ -31,25 +32,30 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from filelock import FileLock, Timeout
 
 from rag.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError
+from rag.index.dense_index import DenseIndexSpec
 from rag.index.manifest import MANIFEST_VERSION, FileRecord, Manifest
-from rag.index.version import VERSION_FILES, IndexData, VersionDamage, read_version, write_version
+from rag.index.version import (
+    VERSION_FILES, IndexData, VersionDamage, check_version_files, read_version, write_version,
+)
 from rag.types import Chunk
 
 __all__ = [
     "MANIFEST_VERSION", "VERSION_FILES", "FileRecord", "Manifest", "IndexData", "VersionStatus", "IndexNotFoundError",
-    "current_version_dir", "list_versions", "load_index", "write_index", "verify_index", "rollback", "writer_lock",
+    "current_version_dir", "list_versions", "load_index", "check_live", "write_index", "publish_version", "verify_index", "rollback", "writer_lock",
 ]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,17 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
 # ------------------------------------------------------------------ reading
 def load_index(index_dir: Path) -> IndexData:
     """The live version, verified; IndexNotFoundError or a one-line IndexCorruptError otherwise."""
+    return _open_live(index_dir, read_version)
+
+
+def check_live(index_dir: Path) -> tuple[Path, Manifest]:
+    """The live version's folder and manifest once its files match their checksums, without
+    reading them into memory (an ingest then reads what it reuses, file by file); the same
+    errors as :func:`load_index`."""
+    return _open_live(index_dir, lambda folder: (folder, check_version_files(folder)))
+
+
+def _open_live(index_dir: Path, read: Callable[[Path], _T]) -> _T:
     index_dir = Path(index_dir)
     name = _pointer(index_dir)
     path = None if name is None else _version_path(index_dir, name)
@@ -140,11 +157,12 @@ def load_index(index_dir: Path) -> IndexData:
         damage = VersionDamage(f"CURRENT 指向的版本 {name!r} 不存在", f"CURRENT names version {name!r}, which does not exist")
         raise _corrupt(index_dir, index_dir, damage, live=name)
     try:
-        index = read_version(path)
+        result = read(path)
     except VersionDamage as damage:
         raise _corrupt(index_dir, path, damage, live=path.name) from None
-    log.info("loaded index %s: %d chunks", path.name, len(index.chunks))
-    return index
+    if isinstance(result, IndexData):
+        log.info("loaded index %s: %d chunks", path.name, len(result.chunks))
+    return result
 
 
 def _corrupt(index_dir: Path, where: Path, damage: VersionDamage, live: str | None) -> IndexCorruptError:
@@ -205,12 +223,21 @@ def rollback(index_dir: Path) -> str:
 
 # ------------------------------------------------------------------ writing
 def write_index(
-    index_dir: Path, manifest: Manifest, chunks: list[Chunk], tokens: list[list[str]], vectors: np.ndarray
+    index_dir: Path, manifest: Manifest, chunks: list[Chunk], tokens: list[list[str]], vectors: np.ndarray,
+    spec: DenseIndexSpec | None = None,
 ) -> Path:
     """Write a complete new version, then switch CURRENT to it atomically; prune old versions
     (the one it replaces is kept for rollback)."""
     if len(chunks) != len(tokens) or len(chunks) != len(vectors):
         raise ValueError("chunks, tokens and vectors must align")
+    return publish_version(index_dir, lambda folder: write_version(folder, manifest, chunks, tokens, vectors, spec))
+
+
+def publish_version(index_dir: Path, fill: Callable[[Path], None]) -> Path:
+    """``fill(folder)`` writes a complete version into an empty hidden folder; it is then
+    synced, renamed into place and made live (CURRENT switched atomically), and older
+    versions are pruned (the one it replaces is kept for rollback). A failure or a kill
+    before the switch leaves the previous version live."""
     index_dir = Path(index_dir)
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
@@ -218,7 +245,7 @@ def write_index(
     tmp = versions / f".tmp-{name}"
     tmp.mkdir()
     try:
-        write_version(tmp, manifest, chunks, tokens, vectors)
+        fill(tmp)
         _fsync_tree(tmp)
         final = versions / name
         tmp.rename(final)

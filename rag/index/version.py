@@ -13,12 +13,14 @@ import json
 import logging
 import re
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rag.fileutil import sha256_file
+from rag.index.dense_index import DenseIndexSpec, build_index
 from rag.index.manifest import Manifest
 from rag.types import Chunk
 
@@ -75,8 +77,20 @@ class VersionDamage(Exception):
 
 def read_version(path: Path) -> IndexData:
     """Read and check one version folder whole; raises VersionDamage naming what is wrong."""
-    import faiss
+    manifest = check_version_files(path)
+    faiss_index = read_dense(path, manifest)
+    chunks, tokens = _read_chunks(path / "chunks.sqlite")
+    if faiss_index.ntotal != len(chunks):
+        raise VersionDamage(
+            f"dense.faiss 有 {faiss_index.ntotal} 个向量，chunks.sqlite 有 {len(chunks)} 段，两者不一致",
+            f"dense.faiss and chunks.sqlite are inconsistent: {faiss_index.ntotal} vectors, {len(chunks)} chunks",
+        )
+    return IndexData(path, manifest, chunks, tokens, faiss_index)
 
+
+def check_version_files(path: Path) -> Manifest:
+    """The manifest, once every file is present and matches its recorded checksum (streamed:
+    nothing is held in memory); raises VersionDamage."""
     manifest = _read_manifest(path)
     for name in VERSION_FILES[1:]:
         if not (path / name).is_file():
@@ -91,6 +105,13 @@ def read_version(path: Path) -> IndexData:
                 )
     else:
         log.warning("index version %s has no checksums (written before they were recorded): not verified", path.name)
+    return manifest
+
+
+def read_dense(path: Path, manifest: Manifest) -> Any:
+    """The version's FAISS index (flat or approximate), its dimension checked; raises VersionDamage."""
+    import faiss
+
     try:
         faiss_index = faiss.read_index(str(path / "dense.faiss"))
     except RuntimeError as exc:
@@ -101,13 +122,7 @@ def read_version(path: Path) -> IndexData:
             f"dense.faiss 的向量维度 {faiss_index.d} 与 manifest.json 的 {manifest.dimension} 不符",
             f"dense.faiss has dimension {faiss_index.d}, the manifest says {manifest.dimension}",
         )
-    chunks, tokens = _read_chunks(path / "chunks.sqlite")
-    if faiss_index.ntotal != len(chunks):
-        raise VersionDamage(
-            f"dense.faiss 有 {faiss_index.ntotal} 个向量，chunks.sqlite 有 {len(chunks)} 段，两者不一致",
-            f"dense.faiss and chunks.sqlite are inconsistent: {faiss_index.ntotal} vectors, {len(chunks)} chunks",
-        )
-    return IndexData(path, manifest, chunks, tokens, faiss_index)
+    return faiss_index
 
 
 def _read_manifest(path: Path) -> Manifest:
@@ -137,35 +152,99 @@ def _read_chunks(db: Path) -> tuple[list[Chunk], list[list[str]]]:
     return chunks, tokens
 
 
-def write_version(folder: Path, manifest: Manifest, chunks: list[Chunk], tokens: list[list[str]], vectors: np.ndarray) -> None:
+def write_version(
+    folder: Path, manifest: Manifest, chunks: list[Chunk], tokens: list[list[str]], vectors: np.ndarray,
+    spec: DenseIndexSpec | None = None,
+) -> None:
     """Write the three files into an empty ``folder``; the manifest records the others' sha256."""
+    table = ChunkTable(folder / "chunks.sqlite")
+    table.append(chunks, tokens)
+    table.close()
+    spec = spec or DenseIndexSpec()
+    finish_version(folder, manifest, build_index([vectors], len(vectors), manifest.dimension, spec), spec)
+
+
+def finish_version(folder: Path, manifest: Manifest, faiss_index: Any, spec: DenseIndexSpec) -> None:
+    """Write ``dense.faiss`` beside a complete ``chunks.sqlite``, then the manifest with both checksums."""
     import faiss
 
-    index = faiss.IndexFlatIP(manifest.dimension)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(folder / "dense.faiss"))
-    _write_chunks(folder / "chunks.sqlite", chunks, tokens)
+    faiss.write_index(faiss_index, str(folder / "dense.faiss"))
     checksums = {file: sha256_file(folder / file) for file in CHECKSUMMED_FILES}
-    (folder / "manifest.json").write_text(dataclasses.replace(manifest, checksums=checksums).to_json(), encoding="utf-8")
+    dense = spec.choose(faiss_index.ntotal)
+    (folder / "manifest.json").write_text(
+        dataclasses.replace(manifest, checksums=checksums, dense_index=dense).to_json(), encoding="utf-8"
+    )
 
 
-def _write_chunks(db: Path, chunks: list[Chunk], tokens: list[list[str]]) -> None:
-    connection = sqlite3.connect(db)
-    try:
-        connection.execute(
+class ChunkTable:
+    """A ``chunks.sqlite`` being written row by row (row i = FAISS id i), in bounded memory."""
+
+    def __init__(self, db: Path):
+        self.db = db
+        self.rows = 0
+        self._connection = sqlite3.connect(db)
+        # Written once and synced whole by the store before it is published: no journal needed.
+        self._connection.execute("PRAGMA journal_mode = OFF")
+        self._connection.execute("PRAGMA synchronous = OFF")
+        self._connection.execute(
             "CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT, file TEXT, article_index INTEGER, "
             "title TEXT, section TEXT, byline TEXT, source TEXT, text TEXT, start INTEGER, end INTEGER, "
             "date TEXT, display_text TEXT, tokens TEXT)"
         )
-        connection.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (row, *(getattr(c, f) for f in _CHUNK_FIELDS), json.dumps(tok, ensure_ascii=False))
-                for row, (c, tok) in enumerate(zip(chunks, tokens))
-            ],
+
+    def append(self, chunks: list[Chunk], tokens: list[list[str]]) -> None:
+        if len(chunks) != len(tokens):
+            raise ValueError("chunks and tokens must align")
+        self._insert(
+            (*(getattr(c, f) for f in _CHUNK_FIELDS), json.dumps(tok, ensure_ascii=False))
+            for c, tok in zip(chunks, tokens)
         )
-        connection.execute("CREATE INDEX chunks_file ON chunks(file)")
-        connection.commit()
-    finally:
-        connection.close()
+
+    def copy_file(self, source_db: Path, file: str) -> int:
+        """Append one file's rows of another version's ``chunks.sqlite`` as they are (tokens not
+        decoded); returns how many. Columns that version lacks get the Chunk defaults."""
+        source = sqlite3.connect(f"{source_db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            present = {info[1] for info in source.execute("PRAGMA table_info(chunks)")}
+            columns = [f if f in present else "''" for f in _CHUNK_FIELDS]
+            before = self.rows
+            self._insert(source.execute(
+                f"SELECT {', '.join(columns)}, tokens FROM chunks WHERE file = ? ORDER BY row", (file,)
+            ))
+            return self.rows - before
+        finally:
+            source.close()
+
+    def _insert(self, values: Iterable[tuple[Any, ...]]) -> None:
+        rows = [(self.rows + i, *v) for i, v in enumerate(values)]
+        self._connection.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.rows += len(rows)
+
+    def commit(self) -> None:
+        self._connection.commit()
+
+    def read(self, rows: list[int]) -> list[Chunk]:
+        """The chunks at ``rows`` (written by this table), in that order."""
+        found: dict[int, Chunk] = {}
+        for start in range(0, len(rows), 500):
+            part = rows[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row, *values in self._connection.execute(
+                f"SELECT row, {', '.join(_CHUNK_FIELDS)} FROM chunks WHERE row IN ({marks})", part
+            ):
+                found[row] = Chunk(**dict(zip(_CHUNK_FIELDS, values)))
+        return [found[row] for row in rows]
+
+    def chunk_ids(self, start: int, stop: int) -> list[str]:
+        """The chunk ids of rows ``start`` .. ``stop - 1``."""
+        return [cid for (cid,) in self._connection.execute(
+            "SELECT chunk_id FROM chunks WHERE row >= ? AND row < ? ORDER BY row", (start, stop)
+        )]
+
+    def close(self) -> None:
+        self._connection.execute("CREATE INDEX chunks_file ON chunks(file)")
+        self._connection.commit()
+        self._connection.close()
+
+    def discard(self) -> None:
+        self._connection.close()

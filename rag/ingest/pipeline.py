@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from rag.config import Settings, get_settings
 from rag.embed.base import Embedder
-from rag.errors import IndexNotFoundError
 from rag.fileutil import sha256_file
-from rag.index.store import FileRecord, IndexData, Manifest, load_index, write_index, writer_lock
+from rag.index.dense_index import DenseIndexSpec, build_index, spec_from_settings
+from rag.index.store import FileRecord, Manifest, publish_version, writer_lock
 from rag.index.tokenize import tokenize
+from rag.index.version import ChunkTable, finish_version
+from rag.ingest.batches import EmbeddedBatches
 from rag.ingest.chunk import chunk_article
 from rag.ingest.loaders import SUPPORTED_SUFFIXES, LoaderError, load_file
+from rag.ingest.previous import PreviousVersion, open_previous
+from rag.ingest.progress import StageProgress
 from rag.ingest.segment import segment_document
 from rag.ingest.tables import find_tables, source_cells
 from rag.types import Article, Chunk
@@ -38,6 +42,7 @@ class IngestReport:
     errors: dict[str, str] = field(default_factory=dict)  # file -> reason
     per_file: dict[str, FileRecord] = field(default_factory=dict)
     seconds: float = 0.0
+    chunks_resumed: int = 0  # embedded by an earlier ingest that was killed before publishing
 
 
 def pipeline_fingerprint() -> str:
@@ -99,6 +104,20 @@ def chunks_from_file(path: Path, name: str, settings: Settings) -> tuple[list[Ar
     return [article for article, _ in pairs], chunks
 
 
+STAGING = "staging"  # index/staging/: the version being built and the persisted batches
+READ_SHARE, EMBED_SHARE = 0.1, 0.85  # of the whole ingest's progress; publishing is the rest
+VECTOR_BLOCK = 4096  # vectors assembled into the new FAISS index this many at a time
+
+
+@dataclass
+class StagedRows:
+    """What reading leaves for embedding and publishing: per row of the new version, the
+    previous version's row holding its vector (-1: none), and the rows still to embed."""
+
+    old_rows: list[int] = field(default_factory=list)
+    to_embed: list[tuple[int, str]] = field(default_factory=list)  # (row, chunk id)
+
+
 def ingest(
     paths: Iterable[Path] | None = None,
     index_dir: Path | None = None,
@@ -109,8 +128,12 @@ def ingest(
 ) -> IngestReport:
     """Bring the index in line with the files under `paths` (default: the bundled corpus).
 
-    Files whose content hash is unchanged reuse their stored chunks and vectors;
-    files no longer present are dropped. The new index replaces the old atomically.
+    Files whose content hash is unchanged reuse their stored chunks and vectors; files no
+    longer present are dropped. Three stages in bounded memory: files are read, chunked and
+    staged one at a time (index/staging/chunks.sqlite); chunks without a vector are embedded
+    in batches, each persisted as it completes (rag.ingest.batches), so an ingest killed
+    part-way embeds only the rest when run again; the new version is then assembled from the
+    staged rows and published atomically. The live version stays in place until then.
     """
     settings = settings or get_settings()
     index_dir = Path(index_dir or settings.index_dir)
@@ -127,10 +150,7 @@ def ingest(
     chunking = {"size": settings.chunk_size, "overlap": settings.chunk_overlap, "max_size": settings.chunk_max_size}
 
     with writer_lock(index_dir):
-        try:
-            previous: IndexData | None = load_index(index_dir)
-        except IndexNotFoundError:
-            previous = None
+        previous = open_previous(index_dir)
         # What the embedder about to be built will call its vectors (its backend included).
         from rag.embed.factory import embedder_name as configured_name
 
@@ -154,82 +174,177 @@ def ingest(
         )
         if previous is not None and not same_chunking:
             log.info("embedder, chunking or pipeline code changed: re-chunking every file")
-        old_vectors = previous.vectors() if same_embedder and previous is not None else None
+        reuse = previous if same_embedder else None
+        manifest = Manifest(embedder=embedder_name, dimension=dimension, chunking=chunking, pipeline=fingerprint)
 
-        manifest = Manifest(
-            embedder=embedder_name, dimension=dimension, chunking=chunking, pipeline=fingerprint
-        )
-        all_chunks: list[Chunk] = []
-        all_tokens: list[list[str]] = []
-        vector_parts: list[np.ndarray] = []
-        to_embed: list[int] = []  # positions in all_chunks that need new vectors
-
-        bar = tqdm(sorted(files.items()), desc="reading", unit="file", disable=not progress)
-        for step, (name, path) in enumerate(bar):
-            if on_progress:
-                on_progress(f"reading {name}", step / max(len(files), 1) * 0.3)
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                report.errors[name] = f"unsupported file type {path.suffix or '(none)'!r}"
-                log.warning("skipped %s: %s", path, report.errors[name])
-                continue
-            sha = sha256_file(path)
-            old_record = previous.manifest.files.get(name) if same_chunking and previous else None
-            if old_record is not None and old_record.sha256 == sha and old_vectors is not None:
-                rows = previous.rows_for_file(name)
-                all_chunks.extend(previous.chunks[i] for i in rows)
-                all_tokens.extend(previous.tokens[i] for i in rows)
-                vector_parts.append(old_vectors[rows])
-                manifest.files[name] = old_record
-                continue
-            try:
-                articles, chunks = chunks_from_file(path, name, settings)
-            except LoaderError as exc:
-                report.errors[name] = str(exc)
-                log.warning("skipped %s: %s", path, exc)
-                continue
-            if not chunks:
-                report.errors[name] = "no text found after cleaning"
-                log.warning("skipped %s: no text found after cleaning", path)
-                continue
-            report.files_changed.append(name)
-            file_vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
-            for offset, chunk in enumerate(chunks):
-                old_row = previous.by_id.get(chunk.chunk_id) if old_vectors is not None and previous else None
-                if old_row is not None:
-                    file_vectors[offset] = old_vectors[old_row]
-                else:
-                    to_embed.append(len(all_chunks) + offset)
-            all_chunks.extend(chunks)
-            all_tokens.extend(tokenize(c.indexed_text) for c in chunks)
-            vector_parts.append(file_vectors)
-            manifest.files[name] = FileRecord(sha256=sha, articles=len(articles), chunks=len(chunks), size=path.stat().st_size)
-
-        vectors = (
-            np.concatenate(vector_parts) if vector_parts else np.zeros((0, dimension), dtype=np.float32)
-        )
-        if to_embed:
-            if on_progress:
-                on_progress(f"embedding {len(to_embed)} chunks", 0.3)
-            batch = max(settings.embedding_batch_size, 1)
-            with tqdm(total=len(to_embed), desc="embedding", unit="chunk", disable=not progress) as ebar:
-                for start in range(0, len(to_embed), batch):
-                    positions = to_embed[start : start + batch]
-                    vectors[positions] = get_embedder().embed_passages([all_chunks[p].indexed_text for p in positions])
-                    ebar.update(len(positions))
-                    if on_progress:
-                        on_progress("embedding", 0.3 + 0.7 * (start + len(positions)) / len(to_embed))
-
-        old_files = set(previous.manifest.files) if previous else set()
-        report.files_removed = sorted(old_files - set(manifest.files))
-        changed = bool(to_embed) or bool(report.files_removed) or bool(report.files_changed) or previous is None
-        if changed:
-            write_index(index_dir, manifest, all_chunks, all_tokens, vectors)
+        staging = index_dir / STAGING
+        staging.mkdir(parents=True, exist_ok=True)
+        (staging / "chunks.sqlite").unlink(missing_ok=True)  # a killed run's: reading is redone, embedding is not
+        table = ChunkTable(staging / "chunks.sqlite")
+        batches = EmbeddedBatches(staging / "batches", embedder_name, dimension).open()
+        try:
+            staged = _read_files(files, reuse if same_chunking else None, reuse, table, manifest, report,
+                                 settings, progress, on_progress)
+            report.chunks_embedded, report.chunks_resumed = _embed_missing(
+                staged, table, batches, get_embedder, settings, progress, on_progress
+            )
+            old_files = set(previous.manifest.files) if previous else set()
+            report.files_removed = sorted(old_files - set(manifest.files))
+            changed = bool(staged.to_embed) or bool(report.files_removed) or bool(report.files_changed) or previous is None
+            if changed:
+                if on_progress:
+                    on_progress("写入新版本 (publishing)", READ_SHARE + EMBED_SHARE)
+                spec = spec_from_settings(settings)
+                publish_version(index_dir, lambda folder: _assemble(folder, manifest, table, staged, reuse, batches, spec))
+            else:
+                table.discard()
+        except BaseException:
+            table.discard()
+            batches.close()  # kept: the next run resumes from them
+            (staging / "chunks.sqlite").unlink(missing_ok=True)
+            raise
+        batches.clear()
+        shutil.rmtree(staging, ignore_errors=True)
         report.files = len(manifest.files)
         report.per_file = manifest.files
         report.articles = sum(r.articles for r in manifest.files.values())
-        report.chunks = len(all_chunks)
-        report.chunks_embedded = len(to_embed)
+        report.chunks = len(staged.old_rows)
         report.seconds = time.perf_counter() - began
         if on_progress:
             on_progress("done", 1.0)
         return report
+
+
+def _read_files(
+    files: dict[str, Path],
+    unchanged_from: PreviousVersion | None,
+    reuse: PreviousVersion | None,
+    table: ChunkTable,
+    manifest: Manifest,
+    report: IngestReport,
+    settings: Settings,
+    progress: bool,
+    on_progress: Callable[[str, float], None] | None,
+) -> StagedRows:
+    """Stage every file's rows in ``table``, one file at a time: an unchanged file's rows are
+    copied from ``unchanged_from``; a new or changed one is chunked, and each chunk takes its
+    vector from ``reuse`` by chunk id or is listed to be embedded."""
+    staged = StagedRows()
+    bar = StageProgress("读取文件", "reading", len(files), "个", "file", 0.0, READ_SHARE, progress, on_progress)
+    try:
+        for name, path in sorted(files.items()):
+            _stage_file(name, path, unchanged_from, reuse, table, manifest, report, settings, staged)
+            bar.advance(1, name)
+    finally:
+        bar.close()
+    table.commit()
+    return staged
+
+
+def _stage_file(
+    name: str, path: Path, unchanged_from: PreviousVersion | None, reuse: PreviousVersion | None,
+    table: ChunkTable, manifest: Manifest, report: IngestReport, settings: Settings, staged: StagedRows,
+) -> None:
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        report.errors[name] = f"unsupported file type {path.suffix or '(none)'!r}"
+        log.warning("skipped %s: %s", path, report.errors[name])
+        return
+    sha = sha256_file(path)
+    old_record = unchanged_from.manifest.files.get(name) if unchanged_from is not None else None
+    if unchanged_from is not None and old_record is not None and old_record.sha256 == sha:
+        rows = unchanged_from.rows_for_file(name)
+        if table.copy_file(unchanged_from.chunks_db, name) != len(rows):
+            raise RuntimeError(f"{name}: rows changed while copying")  # the writer lock rules this out
+        staged.old_rows.extend(rows)
+        manifest.files[name] = old_record
+        return
+    try:
+        articles, chunks = chunks_from_file(path, name, settings)
+    except LoaderError as exc:
+        report.errors[name] = str(exc)
+        log.warning("skipped %s: %s", path, exc)
+        return
+    if not chunks:
+        report.errors[name] = "no text found after cleaning"
+        log.warning("skipped %s: no text found after cleaning", path)
+        return
+    report.files_changed.append(name)
+    for offset, chunk in enumerate(chunks):
+        old_row = reuse.row_of(chunk.chunk_id) if reuse is not None else None
+        staged.old_rows.append(-1 if old_row is None else old_row)
+        if old_row is None:
+            staged.to_embed.append((table.rows + offset, chunk.chunk_id))
+    table.append(chunks, [tokenize(c.indexed_text) for c in chunks])
+    manifest.files[name] = FileRecord(sha256=sha, articles=len(articles), chunks=len(chunks), size=path.stat().st_size)
+
+
+def _embed_missing(
+    staged: StagedRows,
+    table: ChunkTable,
+    batches: EmbeddedBatches,
+    get_embedder: Callable[[], Embedder],
+    settings: Settings,
+    progress: bool,
+    on_progress: Callable[[str, float], None] | None,
+) -> tuple[int, int]:
+    """Embed the staged chunks no persisted batch holds yet, a batch at a time, each batch
+    persisted as it completes; returns (chunks embedded now, chunks an earlier run embedded)."""
+    seen: set[str] = set()
+    todo: list[int] = []
+    resumed = 0
+    for row, chunk_id in staged.to_embed:
+        if chunk_id in seen:
+            continue
+        seen.add(chunk_id)
+        if chunk_id in batches:
+            resumed += 1
+        else:
+            todo.append(row)
+    if resumed:
+        log.info("resuming: %d chunks were embedded by an earlier ingest that did not finish", resumed)
+    if not todo:
+        return 0, resumed
+    embedder = get_embedder()
+    step = max(settings.embedding_batch_size, 1)
+    size = max(settings.ingest_batch_chunks, step)
+    bar = StageProgress("向量化", "embedding", len(todo), "段", "chunk", READ_SHARE, EMBED_SHARE, progress, on_progress)
+    try:
+        for start in range(0, len(todo), size):
+            chunks = table.read(todo[start : start + size])
+            parts = []
+            for offset in range(0, len(chunks), step):
+                part = chunks[offset : offset + step]
+                parts.append(embedder.embed_passages([c.indexed_text for c in part]))
+                bar.advance(len(part))
+            batches.put([c.chunk_id for c in chunks], np.concatenate(parts))
+    finally:
+        bar.close()
+    return len(todo), resumed
+
+
+def _assemble(
+    folder: Path, manifest: Manifest, table: ChunkTable, staged: StagedRows, reuse: PreviousVersion | None,
+    batches: EmbeddedBatches, spec: DenseIndexSpec,
+) -> None:
+    """Fill an empty version folder from the staged rows: the dense index from the reused and
+    persisted vectors (a block at a time), the staged chunks.sqlite moved in, the manifest."""
+    old_rows = np.asarray(staged.old_rows, dtype=np.int64)
+
+    def blocks() -> Iterator[np.ndarray]:
+        for start in range(0, len(old_rows), VECTOR_BLOCK):
+            stop = min(start + VECTOR_BLOCK, len(old_rows))
+            old = old_rows[start:stop]
+            block = np.empty((stop - start, manifest.dimension), dtype=np.float32)
+            kept = old >= 0
+            if kept.any():
+                assert reuse is not None
+                block[kept] = reuse.vectors(old[kept])
+            if not kept.all():
+                ids = table.chunk_ids(start, stop)
+                block[~kept] = batches.get(cid for cid, k in zip(ids, kept) if not k)
+            yield block
+
+    dense = build_index(blocks(), len(old_rows), manifest.dimension, spec)
+    table.close()
+    shutil.move(str(table.db), str(folder / "chunks.sqlite"))
+    finish_version(folder, manifest, dense, spec)
