@@ -23,7 +23,7 @@ from rag.index.manifest import Manifest
 from rag.retrieve.base import Method, Reranker, RetrievalResult, SearchFilters
 from rag.retrieve.bm25 import IdfTable
 from rag.retrieve.confidence import judge_confidence
-from rag.retrieve.fusion import reciprocal_rank_fusion, round_robin, weighted_fusion
+from rag.retrieve.compound import FusedSearch
 from rag.retrieve.merge import merge_overlapping
 from rag.stores.base import RetrievalStore
 from rag.types import Chunk, ScoredChunk
@@ -57,7 +57,7 @@ def idf_table(token_lists: Sequence[Sequence[str]]) -> IdfTable:
     return IdfTable(n=max(len(token_lists), 1), df=dict(df))
 
 
-class StoreRetriever:
+class StoreRetriever(FusedSearch):
     """Searches a store. Cheap to build; :meth:`warm_up` loads the models and connects.
 
     ``idf`` is the IDF table of the tokens the store holds (read once per version by the
@@ -124,42 +124,3 @@ class StoreRetriever:
         confidence = judge_confidence(dense, bm25, self.settings.min_dense_score, self.settings.min_bm25_score)  # type: ignore[arg-type]
         return RetrievalResult(query=query, results=ranked[:k], confidence=confidence)
 
-    def search_compound(
-        self,
-        query: str,
-        parts: list[str],
-        k: int | None = None,
-        filters: SearchFilters | None = None,
-        query_tokens: Sequence[Sequence[str]] | None = None,
-        whole_tokens: Sequence[str] | None = None,
-    ) -> RetrievalResult:
-        """As :meth:`rag.retrieve.hybrid.HybridRetriever.search_compound`."""
-        if query_tokens is not None and len(query_tokens) != len(parts):
-            raise ValueError(f"query_tokens has {len(query_tokens)} token lists for {len(parts)} parts")
-        k = k or self.settings.top_k
-        if len(parts) < 2:
-            if whole_tokens is None and query_tokens and parts == [query]:
-                whole_tokens = query_tokens[0]
-            return self.search(query, k=k, filters=filters, query_tokens=whole_tokens)
-        whole = self.search(query, k=k, filters=filters, merge=False, query_tokens=whole_tokens)
-        per_part = query_tokens or [None] * len(parts)
-        rankings = [whole.results] + [
-            self.search(part, k=k, filters=filters, merge=False, query_tokens=tokens).results
-            for part, tokens in zip(parts, per_part)
-        ]
-        interleaved = round_robin(rankings, key=lambda item: item.chunk.chunk_id)
-        merged = merge_overlapping(interleaved, max_chars=self._max_merged_chars)
-        return RetrievalResult(query=query, results=merged[:k], confidence=whole.confidence)
-
-    @property
-    def _max_merged_chars(self) -> int:
-        return self.settings.chunk_max_size + self.settings.chunk_size
-
-    def _fuse(self, method: Method, dense: dict[str, float], bm25: dict[str, float]) -> dict[str, float]:
-        if method == "dense":
-            return dict(dense)
-        if method == "bm25":
-            return dict(bm25)
-        if self.settings.fusion == "weighted":
-            return weighted_fusion(dense, bm25, self.settings.dense_weight)  # type: ignore[arg-type]
-        return reciprocal_rank_fusion([dense, bm25], self.settings.rrf_k)  # type: ignore[list-item]
