@@ -83,10 +83,11 @@ def candidates(sentences: list[list[str]]) -> list[Candidate]:
     return [c for c in found if (c.passage, c.index) not in pieces]
 
 
-def part_features(query: Query, passages: list[ScoredChunk], sentences: list[list[str]], idf: Vocabulary) -> list[np.ndarray]:
+def part_features(
+    query: Query, passages: list[ScoredChunk], sentences: list[list[str]], found: list[Candidate], idf: Vocabulary
+) -> list[np.ndarray]:
     """The ranker's feature matrix over :func:`candidates` for each part of the question
     (what training and answering both compute)."""
-    found = candidates(sentences)
     titles = [p.chunk.title for p in passages]
     scores = [p.score for p in passages]
     return [features(focus or query, query, found, sentences, titles, scores, idf) for focus in query.focuses]
@@ -104,7 +105,7 @@ def select_evidence(
     sentences = [[p.chunk.text[s:e] for s, e in sentence_spans(p.chunk.text)] for p in passages]
     found = candidates(sentences)
     rankings = []
-    for x in part_features(query, passages, sentences, idf):
+    for x in part_features(query, passages, sentences, found, idf):
         probs = model.probabilities(x)
         ranked = [Sentence(c.passage, c.index, c.text, float(pr)) for c, pr in zip(found, probs)]
         ranked.sort(key=lambda s: (-s.score, s.passage, s.index))

@@ -113,7 +113,7 @@ def sentence_rows(data: Sequence[QuestionData], idf: Any) -> tuple[np.ndarray, n
             continue
         found = candidates(q.sentences)
         part_quotes = quotes_by_part(q.query, evidence_quotes(q.item), idf)
-        for pn, x in enumerate(part_features(q.query, q.passages, q.sentences, idf)):
+        for pn, x in enumerate(part_features(q.query, q.passages, q.sentences, found, idf)):
             xs.append(x)
             ys.extend(holds_evidence(c.text, part_quotes[pn]) for c in found)
             groups.extend([qn * 100 + pn] * len(found))

@@ -118,6 +118,24 @@ class StagedRows:
     to_embed: list[tuple[int, str]] = field(default_factory=list)  # (row, chunk id)
 
 
+def read_chunks(
+    path: Path, name: str, settings: Settings, report: IngestReport
+) -> tuple[list[Article], list[Chunk]] | None:
+    """A file's articles and chunks, or None with the reason in ``report.errors`` (unreadable,
+    or no text left after cleaning): one bad file never stops an ingest."""
+    try:
+        articles, chunks = chunks_from_file(path, name, settings)
+    except LoaderError as exc:
+        report.errors[name] = str(exc)
+        log.warning("skipped %s: %s", path, exc)
+        return None
+    if not chunks:
+        report.errors[name] = "no text found after cleaning"
+        log.warning("skipped %s: no text found after cleaning", path)
+        return None
+    return articles, chunks
+
+
 def ingest(
     paths: Iterable[Path] | None = None,
     index_dir: Path | None = None,
@@ -258,16 +276,10 @@ def _stage_file(
         staged.old_rows.extend(rows)
         manifest.files[name] = old_record
         return
-    try:
-        articles, chunks = chunks_from_file(path, name, settings)
-    except LoaderError as exc:
-        report.errors[name] = str(exc)
-        log.warning("skipped %s: %s", path, exc)
+    read = read_chunks(path, name, settings, report)
+    if read is None:
         return
-    if not chunks:
-        report.errors[name] = "no text found after cleaning"
-        log.warning("skipped %s: no text found after cleaning", path)
-        return
+    articles, chunks = read
     report.files_changed.append(name)
     for offset, chunk in enumerate(chunks):
         old_row = reuse.row_of(chunk.chunk_id) if reuse is not None else None

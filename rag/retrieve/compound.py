@@ -12,17 +12,29 @@ from collections.abc import Hashable, Sequence
 from typing import TypeVar
 
 from rag.config import Settings
-from rag.retrieve.base import Method, RetrievalResult, SearchFilters
+from rag.embed.base import Embedder
+from rag.retrieve.base import Method, Reranker, RetrievalResult, SearchFilters
 from rag.retrieve.fusion import reciprocal_rank_fusion, round_robin, weighted_fusion
 from rag.retrieve.merge import merge_overlapping
 
 Key = TypeVar("Key", bound=Hashable)
 
+WARM_UP_QUERY = "预热"
+
 
 class FusedSearch:
-    """Fusion and compound search on top of a subclass's :meth:`search`."""
+    """Fusion, compound search and warm-up on top of a subclass's :meth:`search`."""
 
     settings: Settings
+    embedder: Embedder
+    reranker: Reranker | None
+
+    def warm_up(self) -> None:
+        """Load the models and initialise jieba now, not on the first user's question."""
+        self.embedder.warm_up()
+        if self.reranker is not None:
+            self.reranker.warm_up()
+        self.search(WARM_UP_QUERY, k=1)
 
     def search(
         self,

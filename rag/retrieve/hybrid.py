@@ -24,8 +24,6 @@ from rag.types import Chunk, ScoredChunk
 
 log = logging.getLogger(__name__)
 
-WARM_UP_QUERY = "预热"
-
 
 def allowed_rows(chunks: Sequence[Chunk], filters: SearchFilters | None) -> np.ndarray | None:
     """The rows a filtered search may return (None: no filter, every row)."""
@@ -53,13 +51,6 @@ class HybridRetriever(FusedSearch):
     def idf(self) -> IdfTable:
         """Document frequencies of this index version's BM25 tokens."""
         return self.bm25.idf
-
-    def warm_up(self) -> None:
-        """Load the models and initialise jieba now, not on the first user's question."""
-        self.embedder.warm_up()
-        if self.reranker is not None:
-            self.reranker.warm_up()
-        self.search(WARM_UP_QUERY, k=1)
 
     # -- public API ------------------------------------------------------------
     def search(

@@ -23,8 +23,8 @@ from rag.fileutil import sha256_file
 from rag.index.manifest import FileRecord, Manifest
 from rag.index.store import writer_lock
 from rag.index.tokenize import tokenize
-from rag.ingest.loaders import SUPPORTED_SUFFIXES, LoaderError
-from rag.ingest.pipeline import IngestReport, chunks_from_file, discover, pipeline_fingerprint
+from rag.ingest.loaders import SUPPORTED_SUFFIXES
+from rag.ingest.pipeline import IngestReport, discover, pipeline_fingerprint, read_chunks
 from rag.stores.base import RetrievalStore
 
 log = logging.getLogger(__name__)
@@ -89,16 +89,10 @@ def ingest_into_store(
             if same_chunking and old is not None and old.sha256 == sha:
                 kept[file] = old
                 continue
-            try:
-                articles, chunks = chunks_from_file(path, file, settings)
-            except LoaderError as exc:
-                report.errors[file] = str(exc)
-                log.warning("skipped %s: %s", path, exc)
+            read = read_chunks(path, file, settings, report)
+            if read is None:
                 continue
-            if not chunks:
-                report.errors[file] = "no text found after cleaning"
-                log.warning("skipped %s: no text found after cleaning", path)
-                continue
+            articles, chunks = read
             tokens = [tokenize(c.indexed_text) for c in chunks]
             reusable = store.vectors_for([c.chunk_id for c in chunks]) if previous is not None else {}
             vectors = np.zeros((len(chunks), dimension), dtype=np.float32)

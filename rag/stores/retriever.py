@@ -30,8 +30,6 @@ from rag.types import Chunk, ScoredChunk
 
 log = logging.getLogger(__name__)
 
-WARM_UP_QUERY = "预热"
-
 
 @dataclass
 class StoreView:
@@ -86,10 +84,7 @@ class StoreRetriever(FusedSearch):
 
     def warm_up(self) -> None:
         self.store.warm_up()
-        self.embedder.warm_up()
-        if self.reranker is not None:
-            self.reranker.warm_up()
-        self.search(WARM_UP_QUERY, k=1)
+        super().warm_up()
 
     def search(
         self,
