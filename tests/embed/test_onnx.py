@@ -165,6 +165,25 @@ def test_batching_never_changes_a_vector(onnx_dir, real_chunks):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("variant", ["fp32", "int8"])
+def test_sessions_keep_the_plain_layer_norms_the_export_wrote(onnx_dir, tmp_path, variant):
+    """ONNX Runtime would fuse Add + LayerNormalization back into its slower
+    SkipLayerNormalization at load; the embedder's sessions must not."""
+    import onnx
+    import onnxruntime as ort
+
+    from rag.embed.onnx import open_session
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    embedder = OnnxEmbedder(onnx_dir, variant)
+    open_session(embedder.model_path, options)
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "optimized.onnx"), load_external_data=False).graph.node}
+    assert "LayerNormalization" in ops and "SkipLayerNormalization" not in ops
+
+
+@pytest.mark.slow
 def test_warm_up_loads_once_and_embedding_before_it_loads_lazily(onnx_dir):
     lazy = OnnxEmbedder(onnx_dir, "fp32")
     vector = lazy.embed_query("管理费")  # no warm_up(): loads on first use

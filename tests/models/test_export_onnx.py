@@ -123,7 +123,9 @@ def test_graphs_are_fused_and_take_any_batch_and_length(exported, name):
 
     graph = onnx.load(str(exported / name), load_external_data=False).graph
     ops = {node.op_type for node in graph.node}
-    assert {"SkipLayerNormalization", "EmbedLayerNormalization"} & ops
+    assert "EmbedLayerNormalization" in ops or "QEmbedLayerNormalization" in ops
+    # Plain layer norms: ONNX Runtime's SkipLayerNormalization kernel is the slower one.
+    assert "LayerNormalization" in ops and "SkipLayerNormalization" not in ops
     if name == FP32_FILE:
         assert "Attention" in ops  # with the mask: batches of padded rows
     else:
