@@ -1,4 +1,5 @@
-"""The report's PNG charts: metrics bars, latency histogram, metrics of several runs.
+"""The report's PNG charts: metrics bars, latency histogram, metrics of several runs, the
+context-size frontier.
 
 Charts use matplotlib's object API with the Agg canvas directly, so importing this
 module never switches the process-wide backend (the Gradio UI shares the process).
@@ -16,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from rag.evaluation.frontier import FrontierPoint
 from rag.evaluation.metrics import QUALITY_METRICS
 from rag.evaluation.metrics.latency import timing
 from rag.evaluation.metrics.predictions import Pred
@@ -106,3 +108,29 @@ def write_runs_chart(run_dirs: Sequence[Path], out_path: Path) -> Path | None:
             label, n = f"{label} #{n}", n + 1
         runs[label] = m
     return plot_runs(runs, out_path)
+
+
+def plot_frontier(points: Sequence[FrontierPoint], path: Path) -> Path | None:
+    """Key facts (and false refusal) against context size, and key facts against the
+    time to first token each size costs: the frontier the default is chosen on."""
+    if not points:
+        return None
+    chars = [p.context_chars for p in points]
+    fig = Figure(figsize=(10, 3.8))
+    left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    left.plot(chars, [p.key_facts for p in points], marker="o", label="key facts")
+    if all(p.false_refusal is not None for p in points):
+        left.plot(chars, [p.false_refusal for p in points], marker="s", label="false refusal")
+    left.set_xlabel("context characters (RAG_LLM_CONTEXT_CHARS)")
+    left.set_ylim(0, 1.0)
+    left.set_xticks(chars)
+    left.legend(fontsize=8)
+    left.set_title("Quality against context size")
+    timed = [p for p in points if p.ttft_p50_s is not None]
+    right.plot([p.ttft_p50_s for p in timed], [p.key_facts for p in timed], marker="o")
+    for p in timed:
+        right.annotate(f"{p.context_chars}", (p.ttft_p50_s, p.key_facts), textcoords="offset points", xytext=(5, -12))
+    right.set_xlabel("time to first token, p50 (s)")
+    right.set_ylabel("key facts")
+    right.set_title("Key facts against waiting")
+    return _save(fig, path)

@@ -13,7 +13,7 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import click
 import typer
@@ -66,7 +66,7 @@ SPLIT_CHOICES = ("tune", "test")
 ImportOutArgument = Annotated[Path, typer.Argument(help="Output folder: corpus/, dataset.jsonl, import.json.")]
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
 
@@ -164,6 +164,27 @@ def compare(
         from rag.evaluation.charts import write_runs_chart
 
         write_runs_chart([run_a, run_b], chart)
+        console.print(f"chart written to {chart}")
+
+
+@app.command()
+def frontier(
+    runs: Annotated[list[Path], typer.Argument(help="Local-mode run folders, one per context size.")],
+    chart: Annotated[Optional[Path], typer.Option("--chart", help="Also write the frontier PNG here.")] = None,
+) -> None:
+    """Key facts against context size and time to first token, from runs at several
+    RAG_LLM_CONTEXT_CHARS: the points the default context size is chosen on."""
+    from rag.evaluation.frontier import FrontierError, frontier_points, frontier_table
+
+    try:
+        points = frontier_points(runs)
+    except FrontierError as exc:
+        _fail(str(exc))
+    out.print(Markdown(frontier_table(points)))
+    if chart:
+        from rag.evaluation.charts import plot_frontier
+
+        plot_frontier(points, chart)
         console.print(f"chart written to {chart}")
 
 

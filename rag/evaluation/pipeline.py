@@ -48,7 +48,7 @@ def answer_predictor(service: RagService, mode: str, k: int) -> Callable[[dict[s
 def run_config(service: RagService, mode: str, k: int) -> dict[str, Any]:
     """What identifies an answer run (and picks its cache): mode, k, model and index."""
     manifest = service.index_manifest
-    return {
+    config: dict[str, Any] = {
         "mode": mode,
         "k": k,
         "llm": service.settings.llm_model_file if mode == "local" else service.settings.openai_model,
@@ -56,6 +56,9 @@ def run_config(service: RagService, mode: str, k: int) -> dict[str, Any]:
         "index_files": {name: rec.sha256 for name, rec in manifest.files.items()},
         "pipeline": manifest.pipeline,
     }
+    if mode != "extractive":  # what the model reads: the context size is part of the run
+        config["context_chars"] = service.settings.llm_context_chars
+    return config
 
 
 def run_answer_eval(

@@ -30,7 +30,7 @@ class FakeService:
     """The part of RagService's contract the harness uses, answering from two passages."""
 
     def __init__(self) -> None:
-        self.settings = SimpleNamespace(llm_model_file="model.gguf", openai_model="remote-model")
+        self.settings = SimpleNamespace(llm_model_file="model.gguf", openai_model="remote-model", llm_context_chars=270)
         self.index_manifest = Manifest(
             embedder="fake-e5", dimension=4, chunking={"size": 400}, files={"a.txt": FileRecord("abc", 1, 1)},
             pipeline="p1",
@@ -73,8 +73,10 @@ def test_run_config_names_mode_model_and_index() -> None:
     service = FakeService()
     config = run_config(service, "local", 5)  # type: ignore[arg-type]
     assert config == {"mode": "local", "k": 5, "llm": "model.gguf", "embedder": "fake-e5",
-                      "index_files": {"a.txt": "abc"}, "pipeline": "p1"}
+                      "index_files": {"a.txt": "abc"}, "pipeline": "p1", "context_chars": 270}
     assert run_config(service, "openai", 5)["llm"] == "remote-model"  # type: ignore[arg-type]
+    # The context size is part of an LLM run (its cache, the frontier); extractive reads no context.
+    assert "context_chars" not in run_config(service, "extractive", 5)  # type: ignore[arg-type]
 
 
 def test_retrieval_benchmark_scores_each_method(tmp_path: Path) -> None:
