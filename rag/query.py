@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rag.index.tokenize import tokenize
+from rag.index.tokenize import known_word, tag, tokenize
 from rag.text.normalize import compact, word_chars
 from rag.wordlists import load_set
 
@@ -37,6 +37,40 @@ _ASKED_UNITS = [
 # each part needs its own evidence.
 _SUBQUESTION_BREAK = re.compile(r"(?<=[？?；;])|[，,](?=又|还有|以及|另外|同时|此外)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年")
+# A day or a month the question names ("8月4日", "7月份"); the ends of a range ("1月至6月",
+# "1-7月") are not a single period and are left out.
+_RANGE = "至到~～\\-—－"
+_DATE = re.compile(rf"(?<!\d)(\d{{1,2}})月(?:(\d{{1,2}})[日号](?![{_RANGE}])|份?(?![\d{_RANGE}]))")
+_RANGE_START = re.compile(rf"\d[月日号]?[{_RANGE}]$")
+# jieba part-of-speech flags of names: place, person, organisation, other proper noun,
+# foreign word, abbreviation ("科大" of 科大讯飞).
+# ``nz`` is left out: jieba's dictionary tags common words with it ("普通").
+ENTITY_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "eng", "j"})
+# jieba's new-word guess sometimes glues a conjunction to a name ("盛美上海和中微公司"
+# gives "和中微"): a name jieba does not know loses such a first character.
+_JOINERS = "和与及跟同或"
+# Of the words jieba does not know, only guessed person names and foreign words count:
+# its guesses at places and organisations are often pieces of a list ("沪深北" gives "深北").
+_GUESSABLE_FLAGS = frozenset({"nr", "nrfg", "eng"})
+
+
+@dataclass(frozen=True)
+class DateRef:
+    """A month, or a day of a month, that a question names."""
+
+    month: int
+    day: int | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.month}月{self.day}日" if self.day else f"{self.month}月"
+
+    def found_in(self, text: str) -> bool:
+        """``text`` (compacted) names this date: the month ("7月"), or for a day the
+        day itself ("4日", "4号"), since news write the day alone after the dateline."""
+        if self.day is None:
+            return re.search(rf"(?<!\d){self.month}月", text) is not None
+        return re.search(rf"(?<!\d){self.day}[日号]", text) is not None
 
 
 class Vocabulary(Protocol):
@@ -92,6 +126,10 @@ class Query(QueryText):
     years: frozenset[str] = frozenset()
     # Specific content words (idf at least MIN_TERM_IDF, not question words), longest first.
     terms: tuple[str, ...] = field(default=())
+    # Names (places, people, organisations; idf at least MIN_TERM_IDF) and the days or
+    # months the question names: what an answer must be about (rag.verify.answerability).
+    entities: tuple[str, ...] = field(default=())
+    dates: tuple[DateRef, ...] = field(default=())
 
     @property
     def part_texts(self) -> list[str]:
@@ -118,4 +156,41 @@ def analyse(text: str, vocabulary: Vocabulary) -> Query:
         parts=parts,
         years=frozenset(_YEAR.findall(compact(text))),
         terms=tuple(sorted(terms, key=len, reverse=True)),
+        entities=question_entities(text, vocabulary),
+        dates=question_dates(text),
     )
+
+
+def question_entities(text: str, vocabulary: Vocabulary) -> tuple[str, ...]:
+    """The names a question is about: jieba words tagged as a name (:data:`ENTITY_FLAGS`;
+    a word jieba guessed only as a person name or a foreign word) of two characters or
+    more, specific enough (idf at least :data:`MIN_TERM_IDF`), not question words, in
+    question order."""
+    found: dict[str, None] = {}
+    for word, flag in tag(_QUESTION_NOISE.sub(" ", text)):
+        known = known_word(word)
+        if word[0] in _JOINERS and not known:
+            word = word[1:]
+        if (
+            flag in ENTITY_FLAGS
+            and (known or flag in _GUESSABLE_FLAGS)
+            and len(word) >= 2
+            and word not in QUESTION_WORDS
+            and not word.isdigit()
+            and vocabulary.idf(word) >= MIN_TERM_IDF
+        ):
+            found.setdefault(word)
+    return tuple(found)
+
+
+def question_dates(text: str) -> tuple[DateRef, ...]:
+    """The single days and months a question names ("8月4日", "6月份"), not range ends."""
+    found: dict[DateRef, None] = {}
+    norm = compact(text)
+    for m in _DATE.finditer(norm):
+        if _RANGE_START.search(norm[: m.start()]):
+            continue
+        month, day = int(m.group(1)), (int(m.group(2)) if m.group(2) else None)
+        if 1 <= month <= 12 and (day is None or 1 <= day <= 31):
+            found.setdefault(DateRef(month, day))
+    return tuple(found)

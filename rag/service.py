@@ -172,7 +172,7 @@ class RagService:
             # company, year, measure) are refused before any generation.
             refused_by_gate = evidence.answerable < self._gate_threshold(ranker, mode, n_chunks)
             if refused_by_gate:
-                log.info("answerability gate refuses (p=%.2f)", evidence.answerable)
+                log.info("answerability gate refuses (p=%.2f; absent from every passage: %s)", evidence.answerable, evidence.absent)
             elif mode != "extractive":
                 try:
                     excerpts = [

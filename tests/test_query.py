@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.query import analyse, expected_figure, split_subquestions
+from rag.query import DateRef, analyse, expected_figure, question_dates, question_entities, split_subquestions
 
 
 class FlatIdf:
@@ -52,3 +52,44 @@ def test_expected_figure_follows_the_asked_unit(question: str, matches: str, oth
 def test_split_subquestions_keeps_a_single_question_whole() -> None:
     assert split_subquestions("大润发方面是怎么解释的？") == ["大润发方面是怎么解释的？"]
     assert len(split_subquestions("上半年营收多少，又同比增长了多少？")) == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "dates"),
+    [
+        ("8月4日全国农产品批发市场猪肉平均价格是多少？", ["8月4日"]),
+        ("截至8月4日15时，舒兰市平均降雨量是多少？", ["8月4日"]),  # "截至" is not a range
+        ("6月份CPI中食品价格同比上涨了多少？", ["6月"]),
+        ("7月24日纽约商品交易所8月黄金期货收于每盎司多少美元？", ["7月24日", "8月"]),
+        ("8月3号生猪价格达到了多少？", ["8月3日"]),
+        ("1月至6月中国累计出口啤酒多少？", []),  # a range names no single month
+        ("1-7月黑龙江省进出口企业享受的关税减让超过多少？", []),
+        ("1至7月北京天竺综保区实现进出口多少？", []),
+        ("美联储7月25日至26日的会议决定了什么？", []),
+    ],
+)
+def test_question_dates_are_single_days_and_months(question: str, dates: list[str]) -> None:
+    assert [d.text for d in question_dates(question)] == dates
+
+
+def test_a_day_is_found_alone_after_the_dateline_and_a_month_whole() -> None:
+    day, month = DateRef(8, 4), DateRef(7)
+    assert day.found_in("新华社北京8月5日电4日，全国猪肉平均价格为22.17元") and day.found_in("8月4日猪价")
+    assert not day.found_in("8月14日猪价") and not day.found_in("7月24日猪价")
+    assert month.found_in("7月份cpi") and not month.found_in("17月") and not month.found_in("6月份cpi")
+
+
+def test_question_entities_are_the_names_it_asks_about() -> None:
+    assert question_entities("科大讯飞上半年营业收入是多少？", FlatIdf()) == ("科大",)
+    assert "stellantis" in question_entities("Stellantis集团上半年净营收是多少？", FlatIdf())
+    assert "宋佳媛" in question_entities("成都大运会女子铅球冠军宋佳媛的夺金成绩是多少？", FlatIdf())
+    assert question_entities("黑龙江五常市转移了多少受灾群众？", FlatIdf())[0] == "黑龙江"
+
+
+def test_question_entities_skip_common_words_and_jieba_guesses_at_lists() -> None:
+    # "普通" is tagged nz in jieba's dictionary; "沪深北" yields the guessed place "深北";
+    # "和中微" is a conjunction glued to a name.
+    assert "普通" not in question_entities("按Yole的说法，2024年HBM比普通DRAM内存贵几倍？", FlatIdf())
+    assert "深北" not in question_entities("2023年上半年在A股（沪深北三地交易所）上市的中国公司有多少家？", FlatIdf())
+    assert question_entities("盛美上海和中微公司2023年营收分别是多少？", FlatIdf()) == ("盛美", "上海", "中微")
+    assert question_entities("日本的外汇储备大约有多少？", FlatIdf({"日本"})) == ()  # too common to tell topics apart

@@ -9,7 +9,7 @@ before the first answer token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from rag.query import Query, Vocabulary
 from rag.retrieve.fusion import round_robin
 from rag.text.sentences import sentence_spans
 from rag.types import ScoredChunk
+from rag.verify.answerability import missing_specifics
 
 MIN_SENTENCE_CHARS = 6
 
@@ -44,6 +45,8 @@ class Evidence:
     rankings: list[list[Sentence]]  # one ranking per part (one for a simple question)
     # Probability that the passages answer the question at all (rag.answer.gate).
     answerable: float = 1.0
+    # Names and days the question asks about that no passage contains (see absent_specifics).
+    absent: list[str] = field(default_factory=list)
 
     def sentences_of(self, passage: int) -> list[str]:
         return self.sentences[passage - 1]
@@ -113,7 +116,25 @@ def select_evidence(
     evidence = Evidence(query=query, passages=passages, sentences=sentences, rankings=rankings)
     if model.gate is not None and found:
         evidence.answerable = float(model.gate.probabilities(gate_features(gate_input(evidence), idf, n_chunks)[None, :])[0])
+    evidence.absent = absent_specifics(query, passages)
+    if evidence.absent:
+        # Not a learned estimate: a question about a name or a day that no passage
+        # mentions is about something the knowledge base does not hold.
+        evidence.answerable = 0.0
     return evidence
+
+
+def absent_specifics(query: Query, passages: list[ScoredChunk]) -> list[str]:
+    """The names and days of a simple question that none of the passages (titles and
+    bylines included: "林坚在文章中认为…" names the author) contains: a sibling entity's or another day's news, not this question's answer.
+
+    A compound question ("A和B分别…", "…？又…？") is left alone: its names may be
+    spread over passages that each answer one part, and jieba's guesses at new words
+    in such lists ("沪深北") are least reliable.
+    """
+    if query.parts or not (query.entities or query.dates):
+        return []
+    return missing_specifics(query, "".join(p.chunk.title + p.chunk.byline + p.chunk.text for p in passages))
 
 
 def gate_input(evidence: Evidence) -> GateInput:

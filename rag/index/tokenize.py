@@ -32,3 +32,19 @@ def tokenize(text: str) -> list[str]:
         for token in _jieba().lcut_for_search(text)
         if token.strip() and _WORD.search(token) and token not in STOPWORDS
     ]
+
+
+def tag(text: str) -> list[tuple[str, str]]:
+    """(word, part-of-speech flag) pairs of jieba's precise mode, NFKC and lower-cased:
+    what the answerability check reads to find the names a question asks about
+    (``ns`` place, ``nr`` person, ``nt`` organisation, ``nz`` other proper noun, ``eng``)."""
+    _jieba()
+    import jieba.posseg
+
+    text = unicodedata.normalize("NFKC", text)
+    return [(pair.word.lower(), pair.flag) for pair in jieba.posseg.lcut(text) if pair.word.strip()]
+
+
+def known_word(word: str) -> bool:
+    """``word`` is in jieba's dictionary (not a new word its HMM guessed)."""
+    return bool(_jieba().dt.FREQ.get(word))

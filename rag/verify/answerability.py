@@ -20,7 +20,7 @@ from rag.index.tokenize import tokenize
 from rag.query import Query
 from rag.text.normalize import compact
 from rag.text.sentences import sentence_spans
-from rag.wordlists import load_families
+from rag.wordlists import load_families, load_set
 
 
 def unsupported_question_terms(query: Query, answer: str, cited: list[str]) -> list[str]:
@@ -115,3 +115,33 @@ def near_misses(query: Query, answer: str, passages: list[str]) -> list[str]:
         elif problems:
             return []  # one figure answers the question: the others are context ("约合…", "比上年…")
     return reasons
+
+
+# --------------------------------------------------------------------------- what is asked about
+# A near miss on real news is most often an answer about a sibling: asked for 科大讯飞's
+# revenue, the knowledge base has 宁德时代's; asked about 吉林省, it has 舒兰市; asked
+# for 7月29日's price, it has 8月3日's. The passage then lacks the question's own name
+# or day, which is what :func:`missing_specifics` looks for.
+
+ENTITY_SUFFIXES = tuple(sorted(load_set("entity_suffixes"), key=len, reverse=True))
+
+
+def entity_present(entity: str, source: str) -> bool:
+    """``entity`` (folded) is in ``source`` (compacted), whole or without a generic ending
+    (:data:`ENTITY_SUFFIXES`: "黑龙江省" is found as "黑龙江"). Unlike a topic word, a
+    name is not found through a sub-word: "白云机场" is not "机场"."""
+    if entity in source:
+        return True
+    for suffix in ENTITY_SUFFIXES:
+        if entity.endswith(suffix) and len(entity) - len(suffix) >= 2 and entity[: -len(suffix)] in source:
+            return True
+    return False
+
+
+def missing_specifics(query: Query, source: str) -> list[str]:
+    """The names (``Query.entities``) and days or months (``Query.dates``) of the question
+    that ``source`` (a passage with its title) does not contain."""
+    text = compact(source)
+    missing = [e for e in query.entities if not entity_present(e, text)]
+    missing += [d.text for d in query.dates if not d.found_in(text)]
+    return missing

@@ -107,3 +107,21 @@ def test_list_items_of_a_lead_in_and_of_a_first_item() -> None:
     enumerated = ["有三个标志:一、知名品牌;", "二、两种资源;", "三、核心技术。", "持续创新。"]
     assert list_items(enumerated[0], 0, enumerated) == [1, 2]
     assert list_items("黑石BXPE基金的管理费率为1.25%。", 0, ["黑石BXPE基金的管理费率为1.25%。", "下一句。"]) == []
+
+
+def test_a_question_about_a_name_no_passage_holds_is_refused(service) -> None:
+    # The bundled corpus has 瑞幸's and 星巴克's sales but nothing on 蜜雪冰城 (a sibling
+    # entity): the passages are on topic, the gate would not see it, the name check does.
+    evidence = evidence_for(service, "蜜雪冰城2023年在中国市场的总销售额是多少？")
+    assert evidence.absent and evidence.answerable == 0.0  # jieba knows the name as "冰城"
+    assert extractive_answer(evidence, threshold=0.5) is None
+
+
+def test_a_question_whose_names_the_passages_hold_is_not_touched(service) -> None:
+    evidence = evidence_for(service, "2023年瑞幸在中国市场的总销售额是多少？")
+    assert evidence.absent == [] and evidence.answerable > 0.0
+
+
+def test_compound_questions_are_left_to_the_gate(service) -> None:
+    evidence = evidence_for(service, "蜜雪冰城2023年的销售额是多少？星巴克呢？又开了多少家店？")
+    assert evidence.absent == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.query import Query, analyse
-from rag.verify.answerability import near_misses, unsupported_question_terms
+from rag.verify.answerability import entity_present, missing_specifics, near_misses, unsupported_question_terms
 
 
 class Flat:
@@ -93,3 +93,29 @@ def test_an_answer_with_one_fitting_figure_is_not_a_near_miss() -> None:
     # The 2022 figure answers; the 2018 one is context the answer may carry along.
     answer = "西城区金融业增加值由2018年的1780.1亿元增长到2022年的3088.7亿元[1]。"
     assert not near_misses(q("北京西城区2022年的金融业增加值是多少？"), answer, [XICHENG])
+
+
+# ------------------------------------------------------------------ names and days asked about
+
+
+def test_a_name_is_found_whole_or_without_its_generic_ending() -> None:
+    assert entity_present("黑龙江省", "黑龙江五常市已转移受灾群众近2万人")
+    assert entity_present("舒兰市", "舒兰当地陆续转移受灾群众14380人")
+    assert not entity_present("白云机场", "首都机场客流量大幅攀升")  # not through a sub-word
+    assert not entity_present("宁夏", "上海市民营企业进出口实现两位数增速")
+
+
+class Rare:
+    """Every word specific enough to count as a name."""
+
+    def idf(self, token: str) -> float:
+        return 5.0
+
+
+def test_missing_specifics_names_the_sibling_entity_and_the_other_day() -> None:
+    sibling = analyse("科大讯飞上半年营业收入是多少？", Rare())
+    assert missing_specifics(sibling, "宁德时代上半年整体实现营业收入1892.46亿元") == ["科大"]
+    assert missing_specifics(sibling, "科大讯飞上半年营业收入78.42亿元") == []
+    other_day = analyse("7月29日生猪价格跌到了多少？", Rare())
+    assert missing_specifics(other_day, "8月3日生猪价格达17.61元/公斤") == ["7月29日"]
+    assert missing_specifics(other_day, "新华社7月30日电 29日，生猪价格跌至20.64元") == []
