@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,14 @@ class IndexData:
         if n == 0:
             return np.zeros((0, self.manifest.dimension), dtype=np.float32)
         return self.faiss_index.reconstruct_n(0, n)
+
+    def vectors_at(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The vectors of some rows only. A filtered search or a changed file needs a few
+        rows; copying every vector out of FAISS for them costs 170 MB at 110k chunks."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        return self.faiss_index.reconstruct_batch(rows)
 
     def rows_for_file(self, file: str) -> list[int]:
         return [i for i, c in enumerate(self.chunks) if c.file == file]

@@ -26,7 +26,7 @@ class DenseSearch:
                 return {}
             # A filtered search scores only the allowed rows exactly: FAISS's flat index
             # has no row filter, and a post-filtered top-n could come back empty.
-            scores = self.index.vectors()[allowed] @ vector[0]
+            scores = self.index.vectors_at(allowed) @ vector[0]
             order = np.argsort(-scores)[:n]
             return {int(allowed[i]): float(scores[i]) for i in order}
         scores, rows = self.index.faiss_index.search(vector, min(n, total))

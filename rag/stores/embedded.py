@@ -98,8 +98,8 @@ class EmbeddedStore:
         rows = {cid: index.by_id[cid] for cid in chunk_ids if cid in index.by_id}
         if not rows:
             return {}
-        vectors = index.vectors()
-        return {cid: vectors[row] for cid, row in rows.items()}
+        vectors = index.vectors_at(list(rows.values()))
+        return dict(zip(rows, vectors))
 
     # ---------------------------------------------------------------- writing
     def _stage(self) -> dict[str, tuple[FileRecord, list[Chunk], list[list[str]], np.ndarray]]:

@@ -49,5 +49,8 @@ def test_an_approximate_version_round_trips(tmp_path: Path):
     assert describe(loaded.faiss_index) == "IndexHNSWFlat"
     assert loaded.faiss_index.hnsw.efSearch == 77  # search breadth is stored with the index
     np.testing.assert_allclose(loaded.vectors(), vectors, atol=1e-6)
+    # Some rows alone (a filtered search, a changed file), without copying them all.
+    np.testing.assert_allclose(loaded.vectors_at([39, 0, 7]), vectors[[39, 0, 7]], atol=1e-6)
+    assert loaded.vectors_at([]).shape == (0, vectors.shape[1])
     _, rows = loaded.faiss_index.search(vectors[:5], 1)
     assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]
