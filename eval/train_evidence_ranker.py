@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.answer.ranker import MODEL_FILE  # noqa: E402
+from rag.answer.ranker import MODEL_FILE, RankerModel  # noqa: E402
 from rag.config import PROJECT_ROOT, load_settings  # noqa: E402
 from rag.evaluation.dataset import load_datasets  # noqa: E402
 from rag.evaluation.ranker_training import (  # noqa: E402
@@ -35,7 +35,9 @@ from rag.evaluation.ranker_training import (  # noqa: E402
     Source,
     collect,
     dataset_digest,
+    fit_ranker,
     read_rows,
+    score_source,
     source_rows,
     train_sources,
     write_model,
@@ -55,13 +57,13 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def load_source(name: str, index: Path | None, datasets: list[Path], settings, ranker_rows: bool = True) -> Source:
+def load_source(name: str, index: Path | None, datasets: list[Path], settings) -> Source:
     service = RagService(settings, index).warm_up()
     snap = service.snapshot()
     data = collect(service, load_datasets(datasets), settings.top_k)
     digest = {_relative(Path(k)): v for k, v in dataset_digest(datasets).items()}
     log.info("%s: %d questions over %d chunks", name, len(data), len(snap.index.chunks))
-    return Source(name, data, snap.idf, len(snap.index.chunks), digest, ranker_rows)
+    return Source(name, data, snap.idf, len(snap.index.chunks), digest)
 
 
 def parse_source(text: str) -> tuple[Path, list[Path]]:
@@ -82,26 +84,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = load_settings()
-    live = [load_source("bundled", args.index, [Path(p) for p in args.datasets], settings)]
-    for index, sets in args.source:
-        live.append(load_source(sets[0].stem, index, sets, settings, ranker_rows=False))
-    names = {s.name for s in live}
+    bundled = load_source("bundled", args.index, [Path(p) for p in args.datasets], settings)
+    extra = [load_source(sets[0].stem, index, sets, settings) for index, sets in args.source]
+    # An extra source teaches the gate through its tune rows, computed with the sentence
+    # ranker the bundled sets teach, written to the file CI trains from, and read back: the
+    # model written here is the one a run without that source's corpus refits.
+    ranker = RankerModel(sentence=fit_ranker([bundled]))
     frozen = []
+    for src in extra:
+        path = args.rows_dir / f"{src.name}.json"
+        write_rows(source_rows(src, ranker), path)
+        print(f"wrote {path}")
+        frozen.append(read_rows(path))
     if not args.no_frozen:
         for path in sorted(args.rows_dir.glob("*.json")):
-            if path.stem in names:  # recomputed here, and rewritten below
-                continue
-            rows = read_rows(path)
-            if rows.name not in names:
-                log.info("%s: tune rows from %s", rows.name, path)
-                frozen.append(rows)
-    model, report = train_sources(live, frozen)
+            if path.stem not in {src.name for src in extra}:
+                log.info("%s: tune rows from %s", path.stem, path)
+                frozen.append(read_rows(path))
+    model, report = train_sources([bundled], frozen)
+    for src in extra:
+        for split in ("tune", "test"):
+            report.update(score_source(model, src, split))
     write_model(model, report, args.out)
     print(f"wrote {args.out}")
-    for src in live[1:]:
-        path = args.rows_dir / f"{src.name}.json"
-        write_rows(source_rows(src, model), path)
-        print(f"wrote {path}")
     width = max(len(k) for k in report)
     for key, value in report.items():
         print(f"  {key:<{width}}  {value:.3f}" if isinstance(value, float) else f"  {key:<{width}}  {value}")

@@ -211,8 +211,6 @@ class Source:
     idf: Any
     n_chunks: int
     datasets: dict[str, str]  # dataset path -> digest
-    # The sentence ranker learns from the bundled sets only; another source teaches the gate.
-    ranker_rows: bool = True
 
     def split(self, name: str) -> list[QuestionData]:
         return [q for q in self.data if q.split == name]
@@ -307,6 +305,18 @@ def read_rows(path: Path) -> FrozenRows:
     )
 
 
+def score_source(model: RankerModel, source: Source, split: str) -> dict[str, float]:
+    """The gate's refusal and false-refusal rates on one split of a source, per mode (rows
+    the gate decides only), for the report of a source trained on through its frozen rows."""
+    x, y, _ = gate_rows(source.split(split), model, source.idf, source.n_chunks)
+    p = model.gate.probabilities(x) if model.gate else np.ones(len(y))
+    return {
+        f"{source.name}_{split}_gate_{mode}_{key}": value
+        for mode in FALSE_REFUSAL_BUDGET
+        for key, value in gate_rates(p, y, model.threshold(mode)).items()
+    }
+
+
 def _same_ranker(stored: dict[str, Any], fitted: LogisticModel, tolerance: float = 0.02) -> bool:
     """The stored ranker is the fitted one, to the last bits that differ between machines."""
     return tuple(stored.get("features", ())) == fitted.features and bool(
@@ -334,25 +344,26 @@ def train(data: Sequence[QuestionData], idf: Any, n_chunks: int, sources: dict[s
     return train_sources([Source("bundled", list(data), idf, n_chunks, sources)], frozen)
 
 
+def fit_ranker(live: Sequence[Source]) -> LogisticModel:
+    """The sentence ranker, fitted on the tune rows of the live (bundled) sources."""
+    rows = [sentence_rows(src.split("tune"), src.idf) for src in live]
+    return fit_logistic(np.vstack([x for x, _, _ in rows]), np.concatenate([y for _, y, _ in rows]), FEATURES)
+
+
 def train_sources(live: Sequence[Source], frozen: Sequence[FrozenRows] = ()) -> tuple[RankerModel, dict[str, Any]]:
     """Fit both models on the tune rows of every source; figures for tune and test in the report.
 
-    Live sources are retrieved here; frozen ones bring their tune rows as stored. Test rows
-    of a live source are only scored, after both fits.
+    Live sources (the bundled sets, retrieved here) teach the sentence ranker and the gate;
+    frozen ones (:class:`FrozenRows`, computed with the same ranker) teach the gate. Test
+    rows of a live source are only scored, after both fits; a frozen source has none.
     """
     frozen = list(frozen)
-    assert all(isinstance(r, FrozenRows) for r in frozen)
-    xs, ys = [], []
-    for src in live:
-        if src.ranker_rows:
-            x, y, _ = sentence_rows(src.split("tune"), src.idf)
-            xs.append(x), ys.append(y)
-    x, y = np.vstack(xs), np.concatenate(ys)
-    sentence = fit_logistic(x, y, FEATURES)
+    sentence = fit_ranker(live)
+    y = np.concatenate([sentence_rows(src.split("tune"), src.idf)[1] for src in live])
     report: dict[str, Any] = {"sentence_rows": int(len(y)), "sentence_positives": int(y.sum())}
     for name in ("tune", "test"):
         px, py, pg = [], [], []
-        for n, src in enumerate(src for src in live if src.ranker_rows):
+        for n, src in enumerate(live):
             a, b, c = sentence_rows(src.split(name), src.idf)
             px.append(a), py.append(b), pg.append(c + n * 10**7)
         top1, top3, n_parts = top_hits(sentence.probabilities(np.vstack(px)), np.concatenate(py), np.concatenate(pg))
