@@ -386,7 +386,6 @@ def train_sources(live: Sequence[Source], frozen: Sequence[FrozenRows] = ()) -> 
     gx = np.vstack([x for x, _ in gate_sets["tune"].values()])
     gy = np.concatenate([y for _, y in gate_sets["tune"].values()])
     gate = fit_logistic(gx, gy, GATE_FEATURES)
-    tune_p = gate.probabilities(gx)
     # The thresholds read probabilities of rows the gate was not fitted on (out of fold, by
     # article or news cluster): in-sample ones flatter the answerable rows, and a threshold
     # set on them refuses more answerable questions on new ones.

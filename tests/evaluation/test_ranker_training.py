@@ -143,3 +143,9 @@ def test_recomputing_the_news_rows_reproduces_the_committed_file(settings, colle
     assert np.array_equal(fresh.gate_y, news_rows.gate_y)
     assert np.abs(fresh.gate_x - news_rows.gate_x).max() < 0.02
     assert fresh.datasets == news_rows.datasets and fresh.questions == news_rows.questions
+
+
+def test_a_sentence_holds_evidence_by_a_long_shared_piece() -> None:
+    quote = "黑石BXPE基金的管理费率为1.25%"
+    assert holds_evidence("据介绍，黑石BXPE基金的管理费率为1.25%，业绩报酬为12.5%。", [quote])
+    assert not holds_evidence("黑石BXPE基金面向富裕个人投资者。", [quote])
