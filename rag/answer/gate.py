@@ -21,6 +21,7 @@ from rag.index.tokenize import tokenize
 from rag.answer.ranker import has_figure
 from rag.query import Query, QueryText, Vocabulary
 from rag.text.normalize import compact
+from rag.verify.answerability import missing_specifics
 
 # The gate was learned on an index of ~800 chunks. On a handful of documents its inputs
 # (how rare a missing word is, how the ranker's probabilities spread) mean something
@@ -39,6 +40,9 @@ GATE_FEATURES: tuple[str, ...] = (
     "n_terms",  # how many specific terms the question has (log 1 + n)
     "figure_missing",  # a part asks for a figure and its best sentence holds none
     "unit_missing",  # a part asks for a figure in a unit ("多少家") and its best sentence has none in it
+    "missing_in_best",  # idf share of the specific terms absent from a part's single best sentence (worst part)
+    "max_missing_idf_best",  # the rarest specific term absent from that sentence (idf / log n): the asked measure
+    "names_apart",  # a simple question's names or days are in the passages, but not all in the best passage
 )
 
 
@@ -72,6 +76,14 @@ def _missing_share(terms: tuple[str, ...], source: str, idf: Vocabulary) -> floa
     return sum(w for t, w in weights.items() if not term_present(t, source)) / total
 
 
+def _names_apart(query: Query, passage_text: str) -> bool:
+    """The names and days of a simple question are not all in the best passage (the name
+    check, :func:`rag.answer.evidence.absent_specifics`, already refuses those no passage holds)."""
+    if query.parts or not (query.entities or query.dates):
+        return False
+    return bool(missing_specifics(query, passage_text))
+
+
 def gate_features(data: GateInput, idf: Vocabulary, n_docs: int) -> np.ndarray:
     terms = data.query.terms
     sentence_text = compact("".join(data.best_sentences))
@@ -79,6 +91,16 @@ def gate_features(data: GateInput, idf: Vocabulary, n_docs: int) -> np.ndarray:
     everywhere = compact("".join(data.passages))
     missing_in_passage = [t for t in terms if not term_present(t, passage_text)]
     years_missing = any(f"{y}" not in passage_text for y in data.query.years)
+    log_n = math.log(max(n_docs, 2))
+    # Each part's own best sentence, not the runners-up: "another measure" near misses have
+    # the company and the period there, and the asked measure only in a weaker sentence.
+    # (A part of a compound question is judged on the terms it holds itself.)
+    best_missing, best_share = [], 0.0
+    for part, text in data.part_answers:
+        asked = tuple(t for t in terms if t in compact(part.text)) or terms
+        text = compact(text)
+        best_share = max(best_share, _missing_share(asked, text, idf))
+        best_missing += [t for t in asked if not term_present(t, text)]
     return np.asarray(
         [
             min(data.best_probs, default=0.0),
@@ -86,11 +108,14 @@ def gate_features(data: GateInput, idf: Vocabulary, n_docs: int) -> np.ndarray:
             _missing_share(terms, sentence_text, idf),
             _missing_share(terms, passage_text, idf),
             _missing_share(terms, everywhere, idf),
-            max((idf.idf(t) for t in missing_in_passage), default=0.0) / math.log(max(n_docs, 2)),
+            max((idf.idf(t) for t in missing_in_passage), default=0.0) / log_n,
             float(years_missing),
             math.log1p(len(terms)),
             float(any(part.asks_figure and not has_figure(text) for part, text in data.part_answers)),
             float(any(part.wanted_figure is not None and not part.wanted_figure.search(text) for part, text in data.part_answers)),
+            best_share,
+            max((idf.idf(t) for t in best_missing), default=0.0) / log_n,
+            float(_names_apart(data.query, passage_text)),
         ],
         dtype=np.float64,
     )

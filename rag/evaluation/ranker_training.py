@@ -7,10 +7,14 @@ answer step calls, on the passages the service itself retrieves for each questio
 - sentence ranker: one row per (question part, candidate sentence) of every answerable
   ``tune`` question; a sentence is positive when it holds one of the item's evidence
   quotes (:func:`holds_evidence`).
-- gate: one row per ``tune`` question that retrieval lets through; positive when the
-  question is answerable.
-- thresholds: per mode, the highest gate threshold whose false-refusal rate on ``tune``
-  stays within the mode's budget (:data:`FALSE_REFUSAL_BUDGET`).
+- gate: one row per ``tune`` question that retrieval lets through and the name/day check
+  does not refuse already; positive when the question is answerable. Besides the bundled
+  sets, other knowledge bases teach the gate (the real-news near misses of
+  ``eval/datasets/news.jsonl``); their corpus is not in the repository, so their tune rows
+  are committed (``eval/training_rows/``) and CI refits from them (:class:`FrozenRows`).
+- thresholds: per mode, the highest gate threshold whose false-refusal rate on the ``tune``
+  questions of every source (answerable questions refused before the gate included) stays
+  within the mode's budget (:data:`FALSE_REFUSAL_BUDGET`).
 
 ``test`` rows are never fitted on: they are scored afterwards, and the report gives
 every figure for both splits, with the gap. ``eval/train_evidence_ranker.py`` is the
@@ -23,6 +27,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +49,11 @@ log = logging.getLogger(__name__)
 # modes get less: the model refuses some answerable questions on its own.
 FALSE_REFUSAL_BUDGET = {"extractive": 0.06, "local": 0.03, "openai": 0.03}
 REGULARISATION_C = 1.0
+THRESHOLD_FOLDS = 8
 MIN_EVIDENCE_OVERLAP = 0.5
 MIN_EVIDENCE_CHARS = 8
+# Committed tune rows of the sources whose corpus is not in the repository (news).
+ROWS_DIR = Path(__file__).resolve().parents[2] / "eval" / "training_rows"
 
 
 def holds_evidence(sentence: str, quotes: Sequence[str]) -> bool:
@@ -147,25 +155,39 @@ def top_hits(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> tupl
 
 
 def gate_rows(data: Sequence[QuestionData], ranker: RankerModel, idf: Any, n_chunks: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Gate features and labels (answerable) for the questions retrieval lets through."""
+    """Gate features and labels (answerable) for the questions the gate decides: those
+    retrieval lets through and the name/day check (``Evidence.absent``) does not refuse."""
     xs, ys, kept = [], [], []
     for i, q in enumerate(data):
         if not q.relevant or not q.passages or not candidates(q.sentences):
             continue
         evidence = select_evidence(q.query, q.passages, idf, ranker, n_chunks)
+        if evidence.absent:
+            continue
         xs.append(gate_features(gate_input(evidence), idf, n_chunks))
         ys.append(int(is_answerable(q.item)))
         kept.append(i)
     return (np.vstack(xs) if xs else np.zeros((0, len(GATE_FEATURES)))), np.asarray(ys, dtype=int), kept
 
 
-def threshold_for(probabilities: np.ndarray, answerable: np.ndarray, budget: float) -> float:
-    """The highest threshold that refuses at most ``budget`` of the answerable questions."""
+def threshold_for(probabilities: np.ndarray, answerable: np.ndarray, budget: float, n_answerable: int | None = None) -> float:
+    """The highest threshold that refuses at most ``budget`` of the answerable questions.
+
+    ``n_answerable`` counts every answerable question, also those refused before the gate
+    (by retrieval or the name/day check): they spend the budget first.
+    """
     scores = np.sort(probabilities[answerable == 1])
     if not len(scores):
         return 0.0
-    allowed = int(math.floor(budget * len(scores)))
+    total = max(n_answerable or 0, len(scores))
+    allowed = max(int(math.floor(budget * total)) - (total - len(scores)), 0)
     return float(scores[allowed]) if allowed < len(scores) else float(scores[-1])
+
+
+def source_threshold(sources: Sequence[tuple[np.ndarray, np.ndarray, int]], budget: float) -> float:
+    """The highest threshold that keeps every source (knowledge base) within the budget on its
+    own answerable questions: (probabilities, labels, answerable questions) per source."""
+    return min(threshold_for(p, y, budget, n) for p, y, n in sources)
 
 
 def gate_rates(probabilities: np.ndarray, answerable: np.ndarray, threshold: float) -> dict[str, float]:
@@ -180,33 +202,220 @@ def dataset_digest(paths: Sequence[Path]) -> dict[str, str]:
     return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16] for p in paths}
 
 
-def train(data: Sequence[QuestionData], idf: Any, n_chunks: int, sources: dict[str, str]) -> tuple[RankerModel, dict[str, Any]]:
-    """Fit both models on the tune rows of ``data``; figures for tune and test in the report."""
-    tune = [q for q in data if q.split == "tune"]
-    test = [q for q in data if q.split == "test"]
-    x, y, groups = sentence_rows(tune, idf)
-    sentence = fit_logistic(x, y, FEATURES)
+@dataclass
+class Source:
+    """One knowledge base (its index's idf and size) with the eval questions asked of it."""
+
+    name: str
+    data: list[QuestionData]
+    idf: Any
+    n_chunks: int
+    datasets: dict[str, str]  # dataset path -> digest
+
+    def split(self, name: str) -> list[QuestionData]:
+        return [q for q in self.data if q.split == name]
+
+
+@dataclass
+class FrozenRows:
+    """The ``tune`` gate rows of a source that cannot be rebuilt here (its corpus is not in
+    the repository), as :func:`source_rows` computed them and :func:`write_rows` stored them.
+
+    Gate features read the sentence ranker's probabilities, so the rows hold only with the
+    ranker named in ``ranker`` (the one the bundled sets teach; it is compared when loading).
+    """
+
+    name: str
+    datasets: dict[str, str]
+    n_chunks: int
+    questions: int  # tune questions of the source (the gate sees those retrieval lets through)
+    answerable: int  # of which answerable
+    gate_x: np.ndarray
+    gate_y: np.ndarray
+    gate_ids: list[str]
+    gate_groups: list[str]  # the question's article or news cluster (cross-validation folds)
+    ranker: dict[str, Any] = field(default_factory=dict)
+
+
+ROWS_VERSION = 1
+
+
+def source_rows(source: Source, ranker: RankerModel) -> FrozenRows:
+    """The tune gate rows of a live source, in the form :func:`write_rows` stores."""
+    tune = source.split("tune")
+    gx, gy, kept = gate_rows(tune, ranker, source.idf, source.n_chunks)
+    return FrozenRows(
+        name=source.name,
+        datasets=source.datasets,
+        n_chunks=source.n_chunks,
+        questions=len(tune),
+        answerable=sum(is_answerable(q.item) for q in tune),
+        gate_x=gx,
+        gate_y=gy,
+        gate_ids=[str(tune[i].item["id"]) for i in kept],
+        gate_groups=[question_group(tune[i].item) for i in kept],
+        ranker=ranker.sentence.to_dict(),
+    )
+
+
+def write_rows(rows: FrozenRows, path: Path) -> None:
+    data = {
+        "about": "Tune gate rows of one eval source, written by eval/train_evidence_ranker.py; do not edit by hand.",
+        "version": ROWS_VERSION,
+        "name": rows.name,
+        "split": "tune",
+        "datasets": rows.datasets,
+        "n_chunks": rows.n_chunks,
+        "questions": rows.questions,
+        "answerable": rows.answerable,
+        "features": list(GATE_FEATURES),
+        "ranker": rows.ranker,
+        "rows": [
+            {"id": i, "group": g, "answerable": int(y), "x": [round(float(v), 6) for v in x]}
+            for i, g, x, y in zip(rows.gate_ids, rows.gate_groups, rows.gate_x, rows.gate_y)
+        ],
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    # One row a line: readable, and a diff shows which questions moved.
+    text = re.sub(r"\{\s+(\"id\": [^{}]*?)\s+\}", lambda m: "{" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "}", text)
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_rows(path: Path) -> FrozenRows:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("version") != ROWS_VERSION or tuple(data.get("features", ())) != GATE_FEATURES:
+        raise ValueError(f"{path}: rows were computed for other gate features; re-run eval/train_evidence_ranker.py with this source")
+    if data.get("split") != "tune":
+        raise ValueError(f"{path}: only tune rows may be fitted on, not {data.get('split')!r}")
+    rows = data["rows"]
+    return FrozenRows(
+        name=data["name"],
+        datasets=data["datasets"],
+        n_chunks=int(data["n_chunks"]),
+        questions=int(data["questions"]),
+        answerable=int(data["answerable"]),
+        gate_x=np.asarray([r["x"] for r in rows], dtype=np.float64).reshape(-1, len(GATE_FEATURES)),
+        gate_y=np.asarray([r["answerable"] for r in rows], dtype=int),
+        gate_ids=[str(r["id"]) for r in rows],
+        gate_groups=[str(r["group"]) for r in rows],
+        ranker=data.get("ranker", {}),
+    )
+
+
+def score_source(model: RankerModel, source: Source, split: str) -> dict[str, float]:
+    """The gate's refusal and false-refusal rates on one split of a source, per mode (rows
+    the gate decides only), for the report of a source trained on through its frozen rows."""
+    x, y, _ = gate_rows(source.split(split), model, source.idf, source.n_chunks)
+    p = model.gate.probabilities(x) if model.gate else np.ones(len(y))
+    return {
+        f"{source.name}_{split}_gate_{mode}_{key}": value
+        for mode in FALSE_REFUSAL_BUDGET
+        for key, value in gate_rates(p, y, model.threshold(mode)).items()
+    }
+
+
+def _same_ranker(stored: dict[str, Any], fitted: LogisticModel, tolerance: float = 0.02) -> bool:
+    """The stored ranker is the fitted one, to the last bits that differ between machines."""
+    return tuple(stored.get("features", ())) == fitted.features and bool(
+        np.allclose(stored["weights"], fitted.weights, atol=tolerance) and abs(stored["intercept"] - fitted.intercept) < tolerance
+    )
+
+
+def question_group(item: dict[str, Any]) -> str:
+    """What a question's fold is: its news cluster, or its article (the splits are cut so)."""
+    return str(item.get("cluster") or item.get("article") or item["id"])
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = THRESHOLD_FOLDS) -> np.ndarray:
+    """Each row's gate probability from a gate fitted on the other folds (grouped k-fold)."""
+    from sklearn.model_selection import GroupKFold
+
+    out = np.zeros(len(y))
+    for fit, held in GroupKFold(n_splits=min(folds, len(set(groups)))).split(x, y, groups):
+        out[held] = fit_logistic(x[fit], y[fit], GATE_FEATURES).probabilities(x[held])
+    return out
+
+
+def train(data: Sequence[QuestionData], idf: Any, n_chunks: int, sources: dict[str, str], frozen: Sequence[FrozenRows] = ()) -> tuple[RankerModel, dict[str, Any]]:
+    """Fit both models on the tune rows of one live source (and any frozen ones)."""
+    return train_sources([Source("bundled", list(data), idf, n_chunks, sources)], frozen)
+
+
+def fit_ranker(live: Sequence[Source]) -> LogisticModel:
+    """The sentence ranker, fitted on the tune rows of the live (bundled) sources."""
+    rows = [sentence_rows(src.split("tune"), src.idf) for src in live]
+    return fit_logistic(np.vstack([x for x, _, _ in rows]), np.concatenate([y for _, y, _ in rows]), FEATURES)
+
+
+def train_sources(live: Sequence[Source], frozen: Sequence[FrozenRows] = ()) -> tuple[RankerModel, dict[str, Any]]:
+    """Fit both models on the tune rows of every source; figures for tune and test in the report.
+
+    Live sources (the bundled sets, retrieved here) teach the sentence ranker and the gate;
+    frozen ones (:class:`FrozenRows`, computed with the same ranker) teach the gate. Test
+    rows of a live source are only scored, after both fits; a frozen source has none.
+    """
+    frozen = list(frozen)
+    sentence = fit_ranker(live)
+    y = np.concatenate([sentence_rows(src.split("tune"), src.idf)[1] for src in live])
     report: dict[str, Any] = {"sentence_rows": int(len(y)), "sentence_positives": int(y.sum())}
-    for name, part in (("tune", tune), ("test", test)):
-        px, py, pg = sentence_rows(part, idf)
-        top1, top3, n = top_hits(sentence.probabilities(px), py, pg)
-        report[f"{name}_sentence_top1"], report[f"{name}_sentence_top3"], report[f"{name}_parts"] = top1, top3, n
+    for name in ("tune", "test"):
+        px, py, pg = [], [], []
+        for n, src in enumerate(live):
+            a, b, c = sentence_rows(src.split(name), src.idf)
+            px.append(a), py.append(b), pg.append(c + n * 10**7)
+        top1, top3, n_parts = top_hits(sentence.probabilities(np.vstack(px)), np.concatenate(py), np.concatenate(pg))
+        report[f"{name}_sentence_top1"], report[f"{name}_sentence_top3"], report[f"{name}_parts"] = top1, top3, n_parts
     ranker = RankerModel(sentence=sentence)
-    gx, gy, _ = gate_rows(tune, ranker, idf, n_chunks)
+    gate_sets: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {"tune": {}, "test": {}}
+    groups: list[str] = []
+    for src in live:
+        for name in ("tune", "test"):
+            part = src.split(name)
+            gx, gy, kept = gate_rows(part, ranker, src.idf, src.n_chunks)
+            gate_sets[name][src.name] = (gx, gy)
+            if name == "tune":
+                groups += [f"{src.name}:{question_group(part[i].item)}" for i in kept]
+    for rows in frozen:
+        if rows.ranker and not _same_ranker(rows.ranker, sentence):
+            raise ValueError(f"{rows.name}: its gate rows were computed with another sentence ranker; recompute them")
+        gate_sets["tune"][rows.name] = (rows.gate_x, rows.gate_y)
+        groups += [f"{rows.name}:{g}" for g in rows.gate_groups]
+    gx = np.vstack([x for x, _ in gate_sets["tune"].values()])
+    gy = np.concatenate([y for _, y in gate_sets["tune"].values()])
     gate = fit_logistic(gx, gy, GATE_FEATURES)
-    tune_p = gate.probabilities(gx)
-    thresholds = {mode: threshold_for(tune_p, gy, budget) for mode, budget in FALSE_REFUSAL_BUDGET.items()}
-    test_x, test_y, _ = gate_rows(test, ranker, idf, n_chunks)
-    test_p = gate.probabilities(test_x)
+    # The thresholds read probabilities of rows the gate was not fitted on (out of fold, by
+    # article or news cluster): in-sample ones flatter the answerable rows, and a threshold
+    # set on them refuses more answerable questions on new ones.
+    held_p = out_of_fold(gx, gy, np.asarray(groups))
+    answerable = {src.name: sum(is_answerable(q.item) for q in src.split("tune")) for src in live}
+    answerable.update({rows.name: rows.answerable for rows in frozen})
+    per_source, start = [], 0
+    for name, (x, y) in gate_sets["tune"].items():
+        per_source.append((held_p[start : start + len(y)], y, answerable[name]))
+        start += len(y)
+    thresholds = {mode: source_threshold(per_source, budget) for mode, budget in FALSE_REFUSAL_BUDGET.items()}
     for mode, th in thresholds.items():
-        for name, p, labels in (("tune", tune_p, gy), ("test", test_p, test_y)):
-            for key, value in gate_rates(p, labels, th).items():
-                report[f"{name}_gate_{mode}_{key}"] = value
+        for name, sets in gate_sets.items():
+            for src_name, (x, labels) in sets.items():
+                prefix = name if src_name == "bundled" else f"{src_name}_{name}"
+                for key, value in gate_rates(gate.probabilities(x), labels, th).items():
+                    report[f"{prefix}_gate_{mode}_{key}"] = value
+    datasets = {k: v for src in live for k, v in src.datasets.items()}
+    for rows in frozen:
+        datasets.update(rows.datasets)
     model = RankerModel(
         sentence=sentence,
         gate=gate,
         thresholds={**{m: round(t, 6) for m, t in thresholds.items()}, "default": round(thresholds["local"], 6)},
-        trained_on={"split": "tune", "datasets": sources, "questions": len(tune)},
+        trained_on={
+            "split": "tune",
+            "datasets": dict(sorted(datasets.items())),
+            "questions": sum(len(src.split("tune")) for src in live) + sum(r.questions for r in frozen),
+            "frozen_rows": sorted(r.name for r in frozen),
+        },
     )
     return model, report
 
