@@ -12,10 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.answer.ranker import MODEL_FILE
 from rag.evaluation.dataset import is_answerable, load_datasets
 from rag.evaluation.metrics.latency import percentile
 from rag.evaluation.metrics.retrieval import RECALL_KS, mrr_at_10, recall_at_k
 from rag.evaluation.runner import run_eval
+from rag.fileutil import sha256_file
 
 if TYPE_CHECKING:
     from rag.service import RagService
@@ -55,6 +57,9 @@ def run_config(service: RagService, mode: str, k: int) -> dict[str, Any]:
         "embedder": manifest.embedder,
         "index_files": {name: rec.sha256 for name, rec in manifest.files.items()},
         "pipeline": manifest.pipeline,
+        # The learned evidence ranker and gate decide what is answered and refused: a run
+        # with another model file must not reuse this run's cached answers.
+        "evidence_model": sha256_file(service.settings.evidence_model or MODEL_FILE)[:16],
     }
     if mode != "extractive":  # what the model reads: the context size is part of the run
         config["context_chars"] = service.settings.llm_context_chars

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from tests.evaluation.eval_samples import PASSAGE_BLACKSTONE, PASSAGE_MEETING
 
+from rag.answer.ranker import MODEL_FILE
 from rag.config import PROJECT_ROOT
 from rag.evaluation.dataset import load_dataset
 from rag.evaluation.pipeline import RANKED_PASSAGES, answer_predictor, retrieval_benchmark, run_answer_eval, run_config
+from rag.fileutil import sha256_file
 from rag.index.store import FileRecord, Manifest
 from rag.retrieve.base import RetrievalResult
 from rag.types import Answer, Chunk, Citation, Confidence, Passage, ScoredChunk, Timings
@@ -30,7 +32,7 @@ class FakeService:
     """The part of RagService's contract the harness uses, answering from two passages."""
 
     def __init__(self) -> None:
-        self.settings = SimpleNamespace(llm_model_file="model.gguf", openai_model="remote-model", llm_context_chars=270)
+        self.settings = SimpleNamespace(llm_model_file="model.gguf", openai_model="remote-model", llm_context_chars=270, evidence_model=None)
         self.index_manifest = Manifest(
             embedder="fake-e5", dimension=4, chunking={"size": 400}, files={"a.txt": FileRecord("abc", 1, 1)},
             pipeline="p1",
@@ -69,11 +71,17 @@ def test_prediction_is_the_answer_json_plus_ten_ranked_passages() -> None:
     json.dumps(record, ensure_ascii=False)  # what the run cache stores
 
 
-def test_run_config_names_mode_model_and_index() -> None:
+def test_run_config_names_mode_model_and_index(tmp_path: Path) -> None:
     service = FakeService()
     config = run_config(service, "local", 5)  # type: ignore[arg-type]
+    evidence_model = config.pop("evidence_model")
     assert config == {"mode": "local", "k": 5, "llm": "model.gguf", "embedder": "fake-e5",
                       "index_files": {"a.txt": "abc"}, "pipeline": "p1", "context_chars": 270}
+    # Another evidence model (RAG_EVIDENCE_MODEL) is another run: cached answers are not reused.
+    assert evidence_model == sha256_file(MODEL_FILE)[:16]
+    service.settings.evidence_model = tmp_path / "mine.json"
+    service.settings.evidence_model.write_text("{}", encoding="utf-8")
+    assert run_config(service, "local", 5)["evidence_model"] != evidence_model  # type: ignore[arg-type]
     assert run_config(service, "openai", 5)["llm"] == "remote-model"  # type: ignore[arg-type]
     # The context size is part of an LLM run (its cache, the frontier); extractive reads no context.
     assert "context_chars" not in run_config(service, "extractive", 5)  # type: ignore[arg-type]
