@@ -116,7 +116,7 @@ def plot_frontier(points: Sequence[FrontierPoint], path: Path) -> Path | None:
     if not points:
         return None
     chars = [p.context_chars for p in points]
-    fig = Figure(figsize=(10, 3.8))
+    fig = Figure(figsize=(10.5, 3.8), layout="constrained")
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     left.plot(chars, [p.key_facts for p in points], marker="o", label="key facts")
     if all(p.false_refusal is not None for p in points):
@@ -132,5 +132,6 @@ def plot_frontier(points: Sequence[FrontierPoint], path: Path) -> Path | None:
         right.annotate(f"{p.context_chars}", (p.ttft_p50_s, p.key_facts), textcoords="offset points", xytext=(5, -12))
     right.set_xlabel("time to first token, p50 (s)")
     right.set_ylabel("key facts")
+    right.set_ylim(0, 1.0)  # the same scale as the left: a zoomed axis would oversell a small gain
     right.set_title("Key facts against waiting")
     return _save(fig, path)
