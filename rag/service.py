@@ -31,6 +31,7 @@ from rag.documents import DocumentLibrary
 from rag.embed.base import Embedder
 from rag.errors import LLMUnavailableError, QuestionError
 from rag.index.store import IndexData, Manifest, load_index
+from rag.index.tokenize import warm_up as warm_up_tokenizer
 from rag.query import Query, analyse
 from rag.retrieve.base import RetrievalResult, SearchFilters
 from rag.retrieve.bm25 import IdfTable
@@ -89,6 +90,7 @@ class RagService:
     def warm_up(self) -> RagService:
         """Load the index and the models now, not on the first user's question."""
         self.snapshot().retriever.warm_up()
+        warm_up_tokenizer()  # the question analysis tags words for names (rag.query)
         return self
 
     def _load(self) -> Snapshot:

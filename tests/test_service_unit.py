@@ -56,6 +56,15 @@ def test_constructor_is_cheap_and_warm_up_loads(tmp_path: Path) -> None:
         svc.warm_up()
 
 
+def test_warm_up_also_loads_the_question_tagger(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = HashEmbedder()
+    ingest([settings.corpus_dir], settings.index_dir, embedder=embedder, settings=settings, progress=False)
+    tagged: list[str] = []
+    monkeypatch.setattr("rag.index.tokenize.tag", lambda text: tagged.append(text) or [])
+    RagService(settings, embedder=embedder).warm_up()
+    assert tagged  # jieba's part-of-speech model loads at warm-up, not on the first question
+
+
 def test_extractive_answer_is_typed_and_cited(service: RagService) -> None:
     answer = service.ask("黑石BXPE基金的管理费率是多少？")
     assert isinstance(answer, Answer) and not answer.refused
