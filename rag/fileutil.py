@@ -1,10 +1,13 @@
-"""File hashing shared by the ingest pipeline (change detection) and model set-up (checks of
-downloaded and converted weights): one streaming sha256, so a 1 GB GGUF is never read into
-memory and every caller hashes the same way."""
+"""File hashing and durable writes shared by the ingest pipeline, the index and model set-up.
+
+One streaming sha256 (change detection, checks of downloaded and converted weights), so a
+1 GB GGUF is never read into memory and every caller hashes the same way; and the fsyncs
+that make a rename survive a power cut (the file's bytes, then the directory entry)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from tqdm import tqdm
@@ -32,3 +35,18 @@ def sha256_file(path: Path, progress: bool | str = False) -> str:
             digest.update(block)
             bar.update(len(block))
     return digest.hexdigest()
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a written file's bytes to disk."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (a rename or a new file in it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

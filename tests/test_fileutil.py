@@ -1,11 +1,13 @@
-"""The one file hash: streamed, identical to hashing the bytes at once."""
+"""The one file hash (streamed, identical to hashing the bytes at once) and the fsyncs."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-from rag.fileutil import sha256_file
+import pytest
+
+from rag.fileutil import fsync_dir, fsync_file, sha256_file
 
 
 def test_sha256_matches_hashlib_across_block_boundaries(tmp_path: Path):
@@ -20,3 +22,12 @@ def test_sha256_of_empty_file(tmp_path: Path):
     path = tmp_path / "empty"
     path.write_bytes(b"")
     assert sha256_file(path) == hashlib.sha256(b"").hexdigest()
+
+
+def test_fsync_of_a_file_and_its_folder_and_of_nothing(tmp_path: Path):
+    written = tmp_path / "a.bin"
+    written.write_bytes(b"x")
+    fsync_file(written)
+    fsync_dir(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        fsync_dir(tmp_path / "missing")

@@ -42,6 +42,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from rag.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError
+from rag.fileutil import fsync_dir, fsync_file
 from rag.index.dense_index import DenseIndexSpec
 from rag.index.manifest import MANIFEST_VERSION, FileRecord, Manifest
 from rag.index.version import (
@@ -261,9 +262,9 @@ def publish_version(index_dir: Path, fill: Callable[[Path], None]) -> Path:
 def _switch_current(index_dir: Path, name: str) -> None:
     pointer_tmp = index_dir / f".CURRENT-{name}"
     pointer_tmp.write_text(name, encoding="utf-8")
-    _fsync_file(pointer_tmp)
+    fsync_file(pointer_tmp)
     os.replace(pointer_tmp, index_dir / "CURRENT")
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
 
 
 def _prune(versions: Path, keep: set[str]) -> None:
@@ -273,21 +274,8 @@ def _prune(versions: Path, keep: set[str]) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(path: Path) -> None:
     for entry in path.iterdir():
         if entry.is_file():
-            _fsync_file(entry)
-    _fsync_dir(path)
+            fsync_file(entry)
+    fsync_dir(path)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.fileutil import sha256_file
+from rag.fileutil import fsync_dir, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class EmbeddedBatches:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.folder / file)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         with self._db:
             self._db.execute("INSERT INTO batch VALUES (?, ?, ?, ?)", (batch_id, file, sha256_file(self.folder / file), len(chunk_ids)))
             self._db.executemany(
@@ -152,11 +152,3 @@ class EmbeddedBatches:
         self.close()
         shutil.rmtree(self.folder, ignore_errors=True)
         self._where, self._files = {}, {}
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

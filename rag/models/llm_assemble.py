@@ -37,7 +37,7 @@ from typing import BinaryIO, Literal
 from filelock import FileLock
 from tqdm import tqdm
 
-from rag.fileutil import sha256_file
+from rag.fileutil import fsync_dir, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -315,12 +315,8 @@ def assemble(variant: Variant, models_dir: Path | None = None) -> Path:
             tmp.unlink(missing_ok=True)
             raise
         _write_sidecar(target, digest)
-        with contextlib.suppress(OSError):
-            dfd = os.open(models_dir, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        with contextlib.suppress(OSError):  # a directory fsync some filesystems refuse
+            fsync_dir(models_dir)
 
         for whl in wheels:
             whl.unlink(missing_ok=True)

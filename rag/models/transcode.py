@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from rag.fileutil import sha256_file
+from rag.fileutil import fsync_dir, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,8 @@ def transcode(source: Path, output: Path, quant: str, *,
         tmp.unlink(missing_ok=True)
         raise
     del reader  # releases the memory map of the source
-    _fsync_dir(output.parent)
+    with contextlib.suppress(OSError):  # a directory fsync some filesystems refuse
+        fsync_dir(output.parent)
     report = TranscodeReport(
         source=source, output=output, quant=quant, seconds=time.monotonic() - t0,
         size=output.stat().st_size, sha256=digest, source_sha256="", tensor_types=counts,
@@ -323,15 +324,6 @@ def _check_output(path: Path, plan: list[tuple[Any, Any]], reader: Any) -> None:
         other = out.fields.get(key)
         if other is None or other.types != field.types or other.contents() != field.contents():
             raise TranscodeError(f"{path}: metadata {key} not copied faithfully")
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # --- set-up: idempotent, recorded -----------------------------------------------------

@@ -8,6 +8,7 @@ lists, and compound questions ("…多少？又…？") searched part by part.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from typing import TypeVar
 
@@ -22,7 +23,7 @@ Key = TypeVar("Key", bound=Hashable)
 WARM_UP_QUERY = "预热"
 
 
-class FusedSearch:
+class FusedSearch(ABC):
     """Fusion, compound search and warm-up on top of a subclass's :meth:`search`."""
 
     settings: Settings
@@ -36,6 +37,7 @@ class FusedSearch:
             self.reranker.warm_up()
         self.search(WARM_UP_QUERY, k=1)
 
+    @abstractmethod
     def search(
         self,
         query: str,
@@ -45,7 +47,8 @@ class FusedSearch:
         merge: bool = True,
         query_tokens: Sequence[str] | None = None,
     ) -> RetrievalResult:
-        raise NotImplementedError
+        """The k best passages (the :class:`rag.retrieve.base.Retriever` contract); with
+        ``merge``, overlapping neighbours joined; ``query_tokens``: BM25 tokens already made."""
 
     def search_compound(
         self,

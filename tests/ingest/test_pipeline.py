@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ from rag.config import PROJECT_ROOT
 from rag.errors import IndexBusyError, RagError
 from rag.index.store import current_version_dir, load_index
 from rag.ingest.pipeline import chunks_from_file, ingest, pipeline_fingerprint
+from tests.ingest.kill_support import kill_when
 
 CORPUS = PROJECT_ROOT / "data" / "corpus"
 LONE_PAGE_NUMBER = re.compile(r"^\s*(第\s*)?[-—]?\s*\d{1,3}\s*[-—]?(\s*页)?\s*$")
@@ -168,31 +167,15 @@ def test_killed_ingest_leaves_previous_version_live(index, index_dir: Path, tmp_
     runtime.mkdir()
     env = {**os.environ, "RAG_CHUNK_SIZE": "350", "RAG_INDEX_DIR": str(tmp_path / "unused-index"),
            "RAG_DATA_DIR": str(runtime)}
-    stderr_path = tmp_path / "ingest.stderr"
+    log = tmp_path / "ingest.log"
     progress = re.compile(r"embedding:\s+\d+%\|[^|]*\|\s*([1-9]\d*)/(\d+)")
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen(
-            [str(_rag_script()), "ingest", str(CORPUS), "--index", str(work_index)],
-            stdout=subprocess.DEVNULL, stderr=stderr, cwd=tmp_path, env=env,
-        )
-        try:
-            deadline = time.monotonic() + 240
-            match = None
-            while time.monotonic() < deadline and proc.poll() is None:
-                match = progress.search(stderr_path.read_text(encoding="utf-8", errors="replace"))
-                if match:
-                    break
-                time.sleep(0.5)
-            assert proc.poll() is None, "ingest finished before it could be killed:\n" + stderr_path.read_text()
-            assert match, "ingest never started embedding:\n" + stderr_path.read_text()
-            done, total = int(match.group(1)), int(match.group(2))
-            assert total > 500 and done < total  # a new chunk size means nearly every chunk is re-embedded
-            os.kill(proc.pid, signal.SIGKILL)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    match = kill_when(
+        [str(_rag_script()), "ingest", str(CORPUS), "--index", str(work_index)], log,
+        lambda: progress.search(log.read_text(encoding="utf-8", errors="replace")),
+        timeout=240, poll=0.5, cwd=tmp_path, env=env,
+    )
+    done, total = int(match.group(1)), int(match.group(2))
+    assert total > 500 and done < total  # a new chunk size means nearly every chunk is re-embedded
 
     after = load_index(work_index)
     assert after.version == before.version

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from rag.embed.fake import HashEmbedder
 from rag.index.store import current_version_dir, load_index
 from rag.ingest.batches import EmbeddedBatches
 from rag.ingest.pipeline import STAGING, ingest
+from tests.ingest.kill_support import kill_when
 from tests.ingest.resume_child import child_settings
 
 CORPUS = PROJECT_ROOT / "data" / "corpus"
@@ -67,29 +65,17 @@ def _kill_after(index_dir: Path, corpus: Path, backend: str, delay: float, batch
                 batches_before_kill: int, live_version: str, timeout: float) -> None:
     """Run the child ingest; SIGKILL it once ``batches_before_kill`` batches are persisted,
     checking all along that the live version is still ``live_version``."""
-    log = index_dir.parent / "child.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.ingest.resume_child", str(corpus), str(index_dir), backend, str(delay),
-             str(batch_chunks), str(embed_batch)],
-            stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
-            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and proc.poll() is None:
-                assert current_version_dir(index_dir).name == live_version  # the live index never moves meanwhile
-                if _persisted_batches(index_dir) >= batches_before_kill:
-                    break
-                time.sleep(0.05)
-            assert proc.poll() is None, "the ingest ended before it could be killed:\n" + log.read_text()
-            assert _persisted_batches(index_dir) >= batches_before_kill, "no batches persisted:\n" + log.read_text()
-            os.kill(proc.pid, signal.SIGKILL)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    def still_live() -> None:
+        assert current_version_dir(index_dir).name == live_version  # the live index never moves meanwhile
+
+    kill_when(
+        [sys.executable, "-m", "tests.ingest.resume_child", str(corpus), str(index_dir), backend, str(delay),
+         str(batch_chunks), str(embed_batch)],
+        index_dir.parent / "child.log",
+        lambda: _persisted_batches(index_dir) >= batches_before_kill,
+        timeout=timeout, poll=0.05, cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        while_running=still_live,
+    )
 
 
 def _resume_case(tmp_path: Path, inner: Embedder, backend: str, files: list[str], first: str, delay: float,
