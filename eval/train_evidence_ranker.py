@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             if path.stem not in {src.name for src in extra}:
                 log.info("%s: tune rows from %s", path.stem, path)
                 frozen.append(read_rows(path))
-    model, report = train_sources([bundled], frozen)
+    model, report = train_sources([bundled], frozen, sentence=ranker.sentence)
     for src in extra:
         for split in ("tune", "test"):
             report.update(score_source(model, src, split))

@@ -350,23 +350,27 @@ def fit_ranker(live: Sequence[Source]) -> LogisticModel:
     return fit_logistic(np.vstack([x for x, _, _ in rows]), np.concatenate([y for _, y, _ in rows]), FEATURES)
 
 
-def train_sources(live: Sequence[Source], frozen: Sequence[FrozenRows] = ()) -> tuple[RankerModel, dict[str, Any]]:
+def train_sources(
+    live: Sequence[Source], frozen: Sequence[FrozenRows] = (), sentence: LogisticModel | None = None
+) -> tuple[RankerModel, dict[str, Any]]:
     """Fit both models on the tune rows of every source; figures for tune and test in the report.
 
     Live sources (the bundled sets, retrieved here) teach the sentence ranker and the gate;
     frozen ones (:class:`FrozenRows`, computed with the same ranker) teach the gate. Test
     rows of a live source are only scored, after both fits; a frozen source has none.
+    ``sentence``: the ranker :func:`fit_ranker` already fitted on the same live sources.
     """
     frozen = list(frozen)
-    sentence = fit_ranker(live)
-    y = np.concatenate([sentence_rows(src.split("tune"), src.idf)[1] for src in live])
+    rows = {name: [sentence_rows(src.split(name), src.idf) for src in live] for name in ("tune", "test")}
+    y = np.concatenate([labels for _, labels, _ in rows["tune"]])
+    if sentence is None:
+        sentence = fit_logistic(np.vstack([x for x, _, _ in rows["tune"]]), y, FEATURES)
     report: dict[str, Any] = {"sentence_rows": int(len(y)), "sentence_positives": int(y.sum())}
-    for name in ("tune", "test"):
-        px, py, pg = [], [], []
-        for n, src in enumerate(live):
-            a, b, c = sentence_rows(src.split(name), src.idf)
-            px.append(a), py.append(b), pg.append(c + n * 10**7)
-        top1, top3, n_parts = top_hits(sentence.probabilities(np.vstack(px)), np.concatenate(py), np.concatenate(pg))
+    for name, parts in rows.items():
+        px = np.vstack([x for x, _, _ in parts])
+        py = np.concatenate([labels for _, labels, _ in parts])
+        pg = np.concatenate([groups + n * 10**7 for n, (_, _, groups) in enumerate(parts)])  # one id space
+        top1, top3, n_parts = top_hits(sentence.probabilities(px), py, pg)
         report[f"{name}_sentence_top1"], report[f"{name}_sentence_top3"], report[f"{name}_parts"] = top1, top3, n_parts
     ranker = RankerModel(sentence=sentence)
     gate_sets: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {"tune": {}, "test": {}}
