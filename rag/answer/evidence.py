@@ -126,14 +126,9 @@ def select_evidence(
 
 def absent_specifics(query: Query, passages: list[ScoredChunk]) -> list[str]:
     """The names and days of a simple question that none of the passages (titles and
-    bylines included: "林坚在文章中认为…" names the author) contains: a sibling entity's or another day's news, not this question's answer.
-
-    A compound question ("A和B分别…", "…？又…？") is left alone: its names may be
-    spread over passages that each answer one part, and jieba's guesses at new words
-    in such lists ("沪深北") are least reliable.
-    """
-    if query.parts or not (query.entities or query.dates):
-        return []
+    bylines included: "林坚在文章中认为…" names the author) contains: a sibling entity's or
+    another day's news, not this question's answer (see
+    :func:`rag.verify.answerability.missing_specifics`)."""
     return missing_specifics(query, "".join(p.chunk.title + p.chunk.byline + p.chunk.text for p in passages))
 
 

@@ -76,14 +76,6 @@ def _missing_share(terms: tuple[str, ...], source: str, idf: Vocabulary) -> floa
     return sum(w for t, w in weights.items() if not term_present(t, source)) / total
 
 
-def _names_apart(query: Query, passage_text: str) -> bool:
-    """The names and days of a simple question are not all in the best passage (the name
-    check, :func:`rag.answer.evidence.absent_specifics`, already refuses those no passage holds)."""
-    if query.parts or not (query.entities or query.dates):
-        return False
-    return bool(missing_specifics(query, passage_text))
-
-
 def gate_features(data: GateInput, idf: Vocabulary, n_docs: int) -> np.ndarray:
     terms = data.query.terms
     sentence_text = compact("".join(data.best_sentences))
@@ -115,7 +107,9 @@ def gate_features(data: GateInput, idf: Vocabulary, n_docs: int) -> np.ndarray:
             float(any(part.wanted_figure is not None and not part.wanted_figure.search(text) for part, text in data.part_answers)),
             best_share,
             max((idf.idf(t) for t in best_missing), default=0.0) / log_n,
-            float(_names_apart(data.query, passage_text)),
+            # A simple question's names or days not all in the best passage (those that no
+            # passage holds are refused before the gate: rag.answer.evidence.absent_specifics).
+            float(bool(missing_specifics(data.query, passage_text))),
         ],
         dtype=np.float64,
     )

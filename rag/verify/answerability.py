@@ -139,8 +139,15 @@ def entity_present(entity: str, source: str) -> bool:
 
 
 def missing_specifics(query: Query, source: str) -> list[str]:
-    """The names (``Query.entities``) and days or months (``Query.dates``) of the question
-    that ``source`` (a passage with its title) does not contain."""
+    """The names (``Query.entities``) and days or months (``Query.dates``) of a simple
+    question that ``source`` (a passage with its title) does not contain.
+
+    A compound question ("A和B分别…", "…？又…？") is left alone (empty list): its names may
+    be spread over passages that each answer one part, and jieba's guesses at new words in
+    such lists ("沪深北") are least reliable.
+    """
+    if query.parts or not (query.entities or query.dates):
+        return []
     text = compact(source)
     missing = [e for e in query.entities if not entity_present(e, text)]
     missing += [d.text for d in query.dates if not d.found_in(text)]

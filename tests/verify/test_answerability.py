@@ -119,3 +119,5 @@ def test_missing_specifics_names_the_sibling_entity_and_the_other_day() -> None:
     other_day = analyse("7月29日生猪价格跌到了多少？", Rare())
     assert missing_specifics(other_day, "8月3日生猪价格达17.61元/公斤") == ["7月29日"]
     assert missing_specifics(other_day, "新华社7月30日电 29日，生猪价格跌至20.64元") == []
+    compound = analyse("科大讯飞上半年营业收入是多少？又比去年增长了多少？", Rare())
+    assert compound.parts and missing_specifics(compound, "宁德时代上半年整体实现营业收入1892.46亿元") == []
