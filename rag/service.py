@@ -42,11 +42,13 @@ from rag.types import Answer, Citation, Passage, ScoredChunk, StreamEvent, Timin
 from rag.verify.answerability import near_misses, unsupported_question_terms
 from rag.verify.citations import check_citations, renumber
 from rag.verify.highlight import highlight_spans, highlight_text
+from rag.verify.support import restates_question
 
 log = logging.getLogger(__name__)
 
 REFUSAL = "知识库中没有找到与该问题相关的信息。"
 FALLBACK_NOTICE = "大模型服务不可用（{reason}），已改用抽取式回答。"
+RESTATED_NOTICE = "大模型的回答只复述了问题，以下为原文摘录。"
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,14 @@ class RagService:
                     no_answer_logprob = stream.no_answer_logprob
                     if not text or NO_ANSWER_TOKEN in text[:20] or self._model_doubts(no_answer_logprob):
                         text = None
+                    elif restates_question(text, standalone):
+                        # Repeating the question around a marker passes the citation check
+                        # (the passage holds the question's words) and answers nothing. The
+                        # model did not refuse and the passages passed the gate: quote them.
+                        log.info("the model only restated the question: answering with quotes")
+                        notice = RESTATED_NOTICE
+                        used_mode = "extractive"
+                        text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive", n_chunks))
                 except LLMUnavailableError as exc:  # endpoint down, timeout, HTTP error: answer anyway
                     log.warning("LLM generation failed (%s): falling back to extractive", exc.reason)
                     notice = FALLBACK_NOTICE.format(reason=exc.reason)

@@ -13,7 +13,7 @@ from rag.config import Settings
 from rag.embed.fake import HashEmbedder
 from rag.errors import IndexNotFoundError
 from rag.ingest.pipeline import ingest
-from rag.service import FALLBACK_NOTICE, REFUSAL, RagService
+from rag.service import FALLBACK_NOTICE, REFUSAL, RESTATED_NOTICE, RagService
 from rag.types import Answer
 
 FILLER = "业内人士表示，这一变化值得持续关注，相关机构将在年内发布更多细节。" * 5
@@ -109,3 +109,31 @@ def test_unrelated_question_is_refused(settings: Settings) -> None:
     ingest([settings.corpus_dir], settings.index_dir, embedder=embedder, settings=settings, progress=False)
     answer = RagService(strict, embedder=embedder).warm_up().ask("量子计算机的纠错码如何设计？")
     assert answer.refused and answer.answer == REFUSAL and answer.citations == []
+
+
+class _ScriptedGenerator:
+    """Writes one fixed answer, as a model behind an endpoint would stream it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def stream_answer(self, question, excerpts):
+        from langchain_core.messages import AIMessageChunk
+
+        from rag.answer.llm import AnswerStream
+
+        return AnswerStream(iter([AIMessageChunk(content=self.text)]))
+
+
+def test_an_llm_answer_that_only_restates_the_question_gives_way_to_quotes(service: RagService, monkeypatch) -> None:
+    question = "黑石BXPE基金的管理费率是多少？"
+    monkeypatch.setattr(service, "_generator", lambda mode: _ScriptedGenerator("黑石BXPE基金的管理费率[1]。"))
+    answer = service.ask(question, mode="openai")
+    assert not answer.refused and answer.mode == "extractive" and answer.notice == RESTATED_NOTICE
+    assert "1.25%" in answer.answer and answer.citations[0].file == "fund.txt"
+
+
+def test_an_llm_answer_that_adds_the_fact_is_kept(service: RagService, monkeypatch) -> None:
+    monkeypatch.setattr(service, "_generator", lambda mode: _ScriptedGenerator("黑石BXPE基金的管理费率为1.25%[1]。"))
+    answer = service.ask("黑石BXPE基金的管理费率是多少？", mode="openai")
+    assert answer.mode == "openai" and answer.notice is None and answer.answer.startswith("黑石BXPE基金的管理费率为1.25%")

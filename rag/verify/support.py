@@ -154,17 +154,37 @@ def _answer_part_score(claim: str, passage: str, question_bigrams: frozenset[str
     restated words ("干5"), which a paraphrasing passage ("任期不超过5年") never has.
     Figures are still checked by the caller.
     """
+    added = added_stretches(claim, question_bigrams)
+    if 2 * sum(len(seg) for seg in added) > len(claim) or not added:
+        return 0.0
+    return sum(longest_common_substring(seg, passage) for seg in added) / sum(len(seg) for seg in added)
+
+
+def added_stretches(claim: str, question_bigrams: frozenset[str] | set[str]) -> list[str]:
+    """The runs of a claim's content characters that are not the question's own words: a
+    character is restated when a two-character window of the question covers it."""
     restated = [False] * len(claim)
     for i in range(len(claim) - 1):
         if claim[i : i + 2] in question_bigrams:
             restated[i] = restated[i + 1] = True
-    if 2 * sum(restated) < len(claim):
-        return 0.0
     # Content text is alphanumeric, so a space can mark the restated characters.
-    added = "".join(" " if r else ch for ch, r in zip(claim, restated)).split()
-    if not added:
-        return 0.0
-    return sum(longest_common_substring(seg, passage) for seg in added) / sum(len(seg) for seg in added)
+    return "".join(" " if r else ch for ch, r in zip(claim, restated)).split()
+
+
+MIN_ADDED_CHARS = 2
+"""An answer must add at least this many characters of its own to the question's words:
+"是" alone, or nothing, tells the reader nothing the question did not."""
+
+
+def restates_question(answer: str, question: str) -> bool:
+    """True when the answer only repeats the question ("Sora对网文IP公司是利好[1]" for
+    "为什么说Sora对网文IP公司是利好？"): it passes every citation check, since the
+    passage holds the question's words, and answers nothing."""
+    content = content_chars(answer)
+    if not content:
+        return False  # an empty answer is refused as such, not as a restatement
+    added = added_stretches(content, frozenset(char_ngrams(content_chars(question), 2)))
+    return sum(len(seg) for seg in added) < MIN_ADDED_CHARS
 
 
 def support_score(sentence: str, passage: str, question: str | None = None) -> float:

@@ -11,6 +11,7 @@ from rag.verify.support import (
     SUPPORT_THRESHOLD,
     SupportScorer,
     longest_common_substring,
+    restates_question,
     support_score,
 )
 from tests.verify.passages import PASSAGES
@@ -185,3 +186,17 @@ def test_scorer_without_passages() -> None:
     assert len(scorer) == 0
     assert scorer.scores("黑石二季度LP资金净流入170亿美元。") == []
     assert scorer.best("黑石二季度LP资金净流入170亿美元。") == (None, 0.0)
+
+
+def test_an_answer_that_only_repeats_the_question_restates_it() -> None:
+    question = "为什么说Sora对手里有大量网文IP的公司是利好？"
+    assert restates_question("Sora对手里有大量网文IP的公司是利好[1]。", question)
+    assert not restates_question(
+        "因为短剧每集只有1—10分钟，Sora这类文生视频模型能提高短剧制作效率，所以对网文IP公司是利好[1]。", question
+    )
+
+
+def test_a_short_answer_with_a_new_name_or_figure_is_not_a_restatement() -> None:
+    assert not restates_question("刘昊飞[1]。", "盛景嘉成的创始合伙人叫什么名字？")
+    assert not restates_question("增长2.5%[1]。", "7月社会消费品零售总额同比增长多少？")
+    assert not restates_question("", "什么？")  # empty answers are refused as empty, elsewhere
