@@ -133,6 +133,7 @@ class LLMGenerator:
             max_retries=0,  # a dead endpoint must fail fast so the extractive fallback answers
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
+            seed=settings.llm_seed,
             streaming=True,
         )
         # Worked examples as earlier turns: the 1.5B model copies their form (whole

@@ -61,8 +61,9 @@ def run_config(service: RagService, mode: str, k: int) -> dict[str, Any]:
         # with another model file must not reuse this run's cached answers.
         "evidence_model": sha256_file(service.settings.evidence_model or MODEL_FILE)[:16],
     }
-    if mode != "extractive":  # what the model reads: the context size is part of the run
+    if mode != "extractive":  # what the model reads, and how it samples, are part of the run
         config["context_chars"] = service.settings.llm_context_chars
+        config["llm_seed"] = service.settings.llm_seed
     return config
 
 

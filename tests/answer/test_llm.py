@@ -3,6 +3,7 @@ logprobs, how passages are laid out, and which failures count as the LLM being u
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,3 +130,23 @@ def test_a_local_server_that_cannot_start_is_unavailable(tmp_path: Path) -> None
     with pytest.raises(LLMUnavailableError) as info:
         generator_for(settings, "local")
     assert isinstance(info.value, LLMServerError)
+
+
+def _request_body(**settings: object) -> dict:
+    bodies: list[dict] = []
+
+    def capture(handler) -> None:
+        bodies.append(json.loads(handler.body))
+        reply(handler, 500, {"error": {"message": "captured", "type": "server_error"}})
+
+    with stub_server(capture) as root:
+        with pytest.raises(LLMUnavailableError):
+            _answer(_generator(f"{root}/v1", **settings))
+    return bodies[0]
+
+
+def test_every_request_carries_the_sampling_seed() -> None:
+    # The same question over the same passages gets the same answer (and eval runs repeat).
+    assert _request_body()["seed"] == 0
+    assert _request_body(llm_seed=7)["seed"] == 7
+    assert "seed" not in _request_body(llm_seed="")  # empty in .env: the endpoint's own randomness

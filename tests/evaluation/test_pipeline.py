@@ -32,7 +32,7 @@ class FakeService:
     """The part of RagService's contract the harness uses, answering from two passages."""
 
     def __init__(self) -> None:
-        self.settings = SimpleNamespace(llm_model_file="model.gguf", openai_model="remote-model", llm_context_chars=270, evidence_model=None)
+        self.settings = SimpleNamespace(llm_model_file="model.gguf", openai_model="remote-model", llm_context_chars=270, llm_seed=0, evidence_model=None)
         self.index_manifest = Manifest(
             embedder="fake-e5", dimension=4, chunking={"size": 400}, files={"a.txt": FileRecord("abc", 1, 1)},
             pipeline="p1",
@@ -76,7 +76,7 @@ def test_run_config_names_mode_model_and_index(tmp_path: Path) -> None:
     config = run_config(service, "local", 5)  # type: ignore[arg-type]
     evidence_model = config.pop("evidence_model")
     assert config == {"mode": "local", "k": 5, "llm": "model.gguf", "embedder": "fake-e5",
-                      "index_files": {"a.txt": "abc"}, "pipeline": "p1", "context_chars": 270}
+                      "index_files": {"a.txt": "abc"}, "pipeline": "p1", "context_chars": 270, "llm_seed": 0}
     # Another evidence model (RAG_EVIDENCE_MODEL) is another run: cached answers are not reused.
     assert evidence_model == sha256_file(MODEL_FILE)[:16]
     service.settings.evidence_model = tmp_path / "mine.json"
@@ -85,6 +85,8 @@ def test_run_config_names_mode_model_and_index(tmp_path: Path) -> None:
     assert run_config(service, "openai", 5)["llm"] == "remote-model"  # type: ignore[arg-type]
     # The context size is part of an LLM run (its cache, the frontier); extractive reads no context.
     assert "context_chars" not in run_config(service, "extractive", 5)  # type: ignore[arg-type]
+    service.settings.llm_seed = None  # another seed samples other answers: another run
+    assert run_config(service, "local", 5)["llm_seed"] is None  # type: ignore[arg-type]
 
 
 def test_retrieval_benchmark_scores_each_method(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def stub_server(handler: Handler) -> Iterator[str]:
             handler(self)
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.body = self.rfile.read(int(self.headers.get("content-length") or 0))  # for handlers that check it
             handler(self)
 
     with ThreadingHTTPServer(("127.0.0.1", 0), _Handler) as server:
