@@ -175,9 +175,11 @@ class RagService:
             # The learned gate: passages on topic that do not hold what is asked (another
             # company, year, measure) are refused before any generation.
             refused_by_gate = evidence.answerable < self._gate_threshold(ranker, mode, n_chunks)
+            quote_threshold = self._gate_threshold(ranker, "extractive", n_chunks)
             if refused_by_gate:
                 log.info("answerability gate refuses (p=%.2f; absent from every passage: %s)", evidence.answerable, evidence.absent)
             elif mode != "extractive":
+                quote_instead: str | None = None  # why the extractive answer replaces the model's
                 try:
                     excerpts = [
                         Excerpt(n, passages[n - 1].chunk.title, passages[n - 1].chunk.source, excerpt)
@@ -200,16 +202,15 @@ class RagService:
                         # (the passage holds the question's words) and answers nothing. The
                         # model did not refuse and the passages passed the gate: quote them.
                         log.info("the model only restated the question: answering with quotes")
-                        notice = RESTATED_NOTICE
-                        used_mode = "extractive"
-                        text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive", n_chunks))
+                        quote_instead = RESTATED_NOTICE
                 except LLMUnavailableError as exc:  # endpoint down, timeout, HTTP error: answer anyway
                     log.warning("LLM generation failed (%s): falling back to extractive", exc.reason)
-                    notice = FALLBACK_NOTICE.format(reason=exc.reason)
-                    used_mode = "extractive"
-                    text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive", n_chunks))
+                    quote_instead = FALLBACK_NOTICE.format(reason=exc.reason)
+                if quote_instead is not None:
+                    notice, used_mode = quote_instead, "extractive"
+                    text = extractive_answer(evidence, quote_threshold)
             else:
-                text = extractive_answer(evidence, self._gate_threshold(ranker, "extractive", n_chunks))
+                text = extractive_answer(evidence, quote_threshold)
         timings.generate_ms = _ms(t)
 
         answer = _assemble(question, query, text, passages, used_mode, notice, retrieval)

@@ -160,7 +160,7 @@ def _answer_part_score(claim: str, passage: str, question_bigrams: frozenset[str
     return sum(longest_common_substring(seg, passage) for seg in added) / sum(len(seg) for seg in added)
 
 
-def added_stretches(claim: str, question_bigrams: frozenset[str] | set[str]) -> list[str]:
+def added_stretches(claim: str, question_bigrams: frozenset[str]) -> list[str]:
     """The runs of a claim's content characters that are not the question's own words: a
     character is restated when a two-character window of the question covers it."""
     restated = [False] * len(claim)
