@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rag.index.tokenize import known_word, tag, tokenize
+from rag.index.tokenize import known_word, query_tokens, tag, tokenize
 from rag.text.normalize import compact, word_chars
 from rag.wordlists import load_set
 
@@ -100,7 +100,10 @@ class QueryText:
     """One question (or one part of a compound question) in the forms ranking reads."""
 
     text: str
-    tokens: tuple[str, ...]  # jieba tokens (BM25 and sentence ranking)
+    tokens: tuple[str, ...]  # jieba tokens (sentence ranking, terms)
+    # What BM25 retrieval looks for: the tokens and those of the other names (aliases) of
+    # the names it mentions (rag.index.tokenize.query_tokens).
+    search_tokens: tuple[str, ...]
     bigrams: frozenset[str]  # character bigrams, punctuation dropped
     asks_figure: bool
     wanted_figure: re.Pattern[str] | None  # a figure in the asked unit
@@ -112,6 +115,7 @@ class QueryText:
         return cls(
             text=text,
             tokens=tuple(tokenize(stripped)),
+            search_tokens=tuple(query_tokens(stripped)),
             bigrams=frozenset(chars[i : i + 2] for i in range(len(chars) - 1)),
             asks_figure=bool(_ASKS_FIGURE.search(text)),
             wanted_figure=expected_figure(text),
@@ -152,7 +156,7 @@ def analyse(text: str, vocabulary: Vocabulary) -> Query:
         if len(t) >= 2 and t not in QUESTION_WORDS and not t.isdigit() and vocabulary.idf(t) >= MIN_TERM_IDF
     }
     return Query(
-        **{f: getattr(whole, f) for f in ("text", "tokens", "bigrams", "asks_figure", "wanted_figure")},
+        **{f: getattr(whole, f) for f in ("text", "tokens", "search_tokens", "bigrams", "asks_figure", "wanted_figure")},
         parts=parts,
         years=frozenset(_YEAR.findall(compact(text))),
         terms=tuple(sorted(terms, key=len, reverse=True)),

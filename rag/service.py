@@ -31,6 +31,7 @@ from rag.documents import DocumentLibrary
 from rag.embed.base import Embedder
 from rag.errors import LLMUnavailableError, QuestionError
 from rag.index.store import IndexData, Manifest, load_index
+from rag.index.tokenize import use_lexicon
 from rag.index.tokenize import warm_up as warm_up_tokenizer
 from rag.query import Query, analyse
 from rag.retrieve.base import RetrievalResult, SearchFilters
@@ -121,6 +122,8 @@ class RagService:
                 if current is not None:
                     log.info("index changed on disk: reloading")
                 current = self._snapshot = self._load()
+            if isinstance(current.index, IndexData):
+                use_lexicon(current.index.lexicon)  # questions are cut as the index's chunks were
             return current
 
     @property
@@ -245,8 +248,8 @@ class RagService:
             query.text,
             query.part_texts,
             k=k,
-            query_tokens=[list(p.tokens) for p in (query.parts or (query,))],
-            whole_tokens=list(query.tokens),
+            query_tokens=[list(p.search_tokens) for p in (query.parts or (query,))],
+            whole_tokens=list(query.search_tokens),
         )
         timings.retrieve_ms = _ms(t)
         return Retrieved(snapshot=snap, standalone=standalone, query=query, retrieval=retrieval)

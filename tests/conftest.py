@@ -66,3 +66,13 @@ def llm_settings(settings: Settings, llm_server) -> Settings:
             "llm_no_answer_logprob": None,
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def jiebas_own_dictionary():
+    """Each test starts with jieba's own dictionary: a service or store puts its index's
+    lexicon in use for every question, and a unit test expects jieba's plain cuts."""
+    from rag.index.tokenize import EMPTY_LEXICON, use_lexicon
+
+    use_lexicon(EMPTY_LEXICON)
+    yield

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 from rag.fileutil import sha256_file
 from rag.index.dense_index import DenseIndexSpec, build_index
 from rag.index.manifest import Manifest
+from rag.index.tokenize import EMPTY_LEXICON, Lexicon
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,15 @@ _FAISS_PREFIX = re.compile(r"^Error in .*? at \S+: ")
 class IndexData:
     """A loaded, read-only index version: chunks, their vectors, their BM25 tokens."""
 
-    def __init__(self, path: Path, manifest: Manifest, chunks: list[Chunk], tokens: list[list[str]], faiss_index: Any):
+    def __init__(
+        self, path: Path, manifest: Manifest, chunks: list[Chunk], tokens: list[list[str]], faiss_index: Any,
+        lexicon: Lexicon = EMPTY_LEXICON,
+    ):
         self.path = path
         self.manifest = manifest
         self.chunks = chunks
         self.tokens = tokens
+        self.lexicon = lexicon  # the jieba user dictionary its tokens were cut with
         self.faiss_index = faiss_index
         self.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
 
@@ -87,13 +92,13 @@ def read_version(path: Path) -> IndexData:
     """Read and check one version folder whole; raises VersionDamage naming what is wrong."""
     manifest = check_version_files(path)
     faiss_index = read_dense(path, manifest)
-    chunks, tokens = _read_chunks(path / "chunks.sqlite")
+    chunks, tokens, lexicon = _read_chunks(path / "chunks.sqlite")
     if faiss_index.ntotal != len(chunks):
         raise VersionDamage(
             f"dense.faiss 有 {faiss_index.ntotal} 个向量，chunks.sqlite 有 {len(chunks)} 段，两者不一致",
             f"dense.faiss and chunks.sqlite are inconsistent: {faiss_index.ntotal} vectors, {len(chunks)} chunks",
         )
-    return IndexData(path, manifest, chunks, tokens, faiss_index)
+    return IndexData(path, manifest, chunks, tokens, faiss_index, lexicon)
 
 
 def check_version_files(path: Path) -> Manifest:
@@ -144,20 +149,37 @@ def _read_manifest(path: Path) -> Manifest:
         raise VersionDamage("manifest.json 无法解析（内容不完整或格式错误）", f"manifest.json is malformed: {reason}") from None
 
 
-def _read_chunks(db: Path) -> tuple[list[Chunk], list[list[str]]]:
+def _read_chunks(db: Path) -> tuple[list[Chunk], list[list[str]], Lexicon]:
     try:
         connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
         try:
             present = {info[1] for info in connection.execute("PRAGMA table_info(chunks)")}
             fields = [f for f in _CHUNK_FIELDS if f in present or f not in _OPTIONAL_FIELDS]
             rows = connection.execute(f"SELECT {', '.join(fields)}, tokens FROM chunks ORDER BY row").fetchall()
+            lexicon = _read_lexicon(connection)
         finally:
             connection.close()
         chunks = [Chunk(**dict(zip(fields, row[:-1]))) for row in rows]
         tokens = [json.loads(row[-1]) for row in rows]
-    except (sqlite3.Error, ValueError, TypeError) as exc:
+    except (sqlite3.Error, ValueError, TypeError, AttributeError) as exc:
         raise VersionDamage("chunks.sqlite 无法读取（不是完整的 SQLite 数据库）", f"chunks.sqlite cannot be read: {exc}") from None
-    return chunks, tokens
+    return chunks, tokens, lexicon
+
+
+def _read_lexicon(connection: sqlite3.Connection) -> Lexicon:
+    """The user dictionary stored with the chunks (none in a version written before there was one)."""
+    if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+        return EMPTY_LEXICON
+    row = connection.execute("SELECT value FROM meta WHERE key = 'lexicon'").fetchone()
+    return EMPTY_LEXICON if row is None else Lexicon.from_json(row[0])
+
+
+def read_lexicon(db: Path) -> Lexicon:
+    connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return _read_lexicon(connection)
+    finally:
+        connection.close()
 
 
 def write_version(
@@ -199,14 +221,45 @@ class ChunkTable:
             "title TEXT, section TEXT, byline TEXT, source TEXT, text TEXT, start INTEGER, end INTEGER, "
             "date TEXT, display_text TEXT, tokens TEXT)"
         )
+        # What each file's text says is a name (rag.ingest.names), kept so that an unchanged
+        # file's findings are copied rather than read again; and the lexicon built from them.
+        self._connection.execute("CREATE TABLE names (file TEXT, name TEXT, kind TEXT, full TEXT, count INTEGER)")
+        self._connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
 
-    def append(self, chunks: list[Chunk], tokens: list[list[str]]) -> None:
-        if len(chunks) != len(tokens):
+    def append(self, chunks: list[Chunk], tokens: list[list[str]] | None = None) -> None:
+        """Append chunks; without ``tokens`` they are cut later, by :meth:`fill_tokens`."""
+        if tokens is not None and len(chunks) != len(tokens):
             raise ValueError("chunks and tokens must align")
         self._insert(
-            (*(getattr(c, f) for f in _CHUNK_FIELDS), json.dumps(tok, ensure_ascii=False))
-            for c, tok in zip(chunks, tokens)
+            (*(getattr(c, f) for f in _CHUNK_FIELDS), None if tokens is None else json.dumps(tok, ensure_ascii=False))
+            for c, tok in zip(chunks, tokens if tokens is not None else [None] * len(chunks))
         )
+
+    def add_names(self, file: str, findings: Iterable[tuple[str, str, str, int]]) -> None:
+        """(name, kind, full, count) findings of one file."""
+        self._connection.executemany("INSERT INTO names VALUES (?,?,?,?,?)", ((file, *f) for f in findings))
+
+    def names(self) -> Iterator[tuple[str, str, str, int]]:
+        yield from self._connection.execute("SELECT name, kind, full, count FROM names ORDER BY file, rowid")
+
+    def set_lexicon(self, lexicon: Lexicon) -> None:
+        self._connection.execute("INSERT OR REPLACE INTO meta VALUES ('lexicon', ?)", (lexicon.to_json(),))
+
+    def rows_to_cut(self, *, every_row: bool) -> list[int]:
+        """The rows without BM25 tokens yet (``every_row``: all, after the lexicon changed)."""
+        where = "" if every_row else "WHERE tokens IS NULL"
+        return [row for (row,) in self._connection.execute(f"SELECT row FROM chunks {where} ORDER BY row")]
+
+    def fill_tokens(self, rows: list[int], tokenize: Callable[[str], list[str]], block: int = 2000) -> Iterator[int]:
+        """Cut and store the BM25 tokens of ``rows``, a block at a time; yields each block's size."""
+        for start in range(0, len(rows), block):
+            part = rows[start : start + block]
+            chunks = self.read(part)
+            self._connection.executemany(
+                "UPDATE chunks SET tokens = ? WHERE row = ?",
+                ((json.dumps(tokenize(c.indexed_text), ensure_ascii=False), row) for c, row in zip(chunks, part)),
+            )
+            yield len(part)
 
     def copy_file(self, source_db: Path, file: str) -> int:
         """Append one file's rows of another version's ``chunks.sqlite`` as they are (tokens not
@@ -219,6 +272,10 @@ class ChunkTable:
             self._insert(source.execute(
                 f"SELECT {', '.join(columns)}, tokens FROM chunks WHERE file = ? ORDER BY row", (file,)
             ))
+            if source.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'names'").fetchone():
+                self.add_names(file, source.execute(
+                    "SELECT name, kind, full, count FROM names WHERE file = ? ORDER BY rowid", (file,)
+                ))
             return self.rows - before
         finally:
             source.close()

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,12 @@ from rag.embed.base import Embedder
 from rag.fileutil import sha256_file
 from rag.index.dense_index import DenseIndexSpec, build_index, spec_from_settings
 from rag.index.store import FileRecord, Manifest, publish_version, writer_lock
-from rag.index.tokenize import tokenize
-from rag.index.version import ChunkTable, finish_version
+from rag.index.tokenize import tokenizer_for
+from rag.index.version import ChunkTable, finish_version, read_lexicon
 from rag.ingest.batches import EmbeddedBatches
 from rag.ingest.chunk import chunk_article
 from rag.ingest.loaders import SUPPORTED_SUFFIXES, LoaderError, load_file
+from rag.ingest.names import NameFinding, build_lexicon, find_names
 from rag.ingest.previous import PreviousVersion, open_previous
 from rag.ingest.progress import StageProgress
 from rag.ingest.segment import segment_document
@@ -49,12 +51,12 @@ def pipeline_fingerprint() -> str:
     """Changes whenever the code that turns files into chunks changes, so stale chunks are redone."""
     from rag import wordlists
     from rag.index import tokenize as tokenize_module
-    from rag.ingest import chunk, clean, loaders, segment, tables
+    from rag.ingest import chunk, clean, loaders, names, segment, tables
     from rag.text import markers, sentences
 
     digest = hashlib.sha256()
     # The sentence splitter (and the marker syntax it reads) decide chunk boundaries too.
-    for module in (loaders, clean, segment, chunk, tables, tokenize_module, sentences, markers):
+    for module in (loaders, clean, segment, chunk, tables, names, tokenize_module, sentences, markers):
         digest.update(Path(module.__file__).read_bytes())
     # Data files the table detector reads are code too.
     digest.update(Path(wordlists.__file__).with_name("table_notes.txt").read_bytes())
@@ -201,8 +203,9 @@ def ingest(
         table = ChunkTable(staging / "chunks.sqlite")
         batches = EmbeddedBatches(staging / "batches", embedder_name, dimension).open()
         try:
-            staged = _read_files(files, reuse if same_chunking else None, reuse, table, manifest, report,
-                                 settings, progress, on_progress)
+            unchanged_from = reuse if same_chunking else None
+            staged = _read_files(files, unchanged_from, reuse, table, manifest, report, settings, progress, on_progress)
+            _cut_tokens(table, unchanged_from, progress, on_progress)
             report.chunks_embedded, report.chunks_resumed = _embed_missing(
                 staged, table, batches, get_embedder, settings, progress, on_progress
             )
@@ -286,8 +289,38 @@ def _stage_file(
         staged.old_rows.append(-1 if old_row is None else old_row)
         if old_row is None:
             staged.to_embed.append((table.rows + offset, chunk.chunk_id))
-    table.append(chunks, [tokenize(c.indexed_text) for c in chunks])
+    table.append(chunks)  # tokens are cut once the whole corpus's lexicon is known (_cut_tokens)
+    names: Counter[NameFinding] = Counter()
+    for article in articles:
+        names.update(find_names(f"{article.title}\n{article.text}"))
+    table.add_names(name, ((f.name, f.kind, f.full, count) for f, count in sorted(names.items(), key=_finding_key)))
     manifest.files[name] = FileRecord(sha256=sha, articles=len(articles), chunks=len(chunks), size=path.stat().st_size)
+
+
+def _finding_key(item: tuple[NameFinding, int]) -> tuple[str, str, str]:
+    return item[0].name, item[0].kind, item[0].full
+
+
+def _cut_tokens(
+    table: ChunkTable, unchanged_from: PreviousVersion | None, progress: bool,
+    on_progress: Callable[[str, float], None] | None,
+) -> None:
+    """Learn the corpus's lexicon from every file's names and cut the BM25 tokens with it:
+    of the new rows, or of every row when the lexicon is not the one the copied rows of
+    unchanged files were cut with."""
+    lexicon = build_lexicon((NameFinding(n, k, f), c) for n, k, f, c in table.names())
+    table.set_lexicon(lexicon)
+    every_row = unchanged_from is not None and read_lexicon(unchanged_from.chunks_db) != lexicon
+    if every_row:
+        log.info("the corpus's names changed: cutting the tokens of every chunk again")
+    rows = table.rows_to_cut(every_row=every_row)
+    bar = StageProgress("分词", "tokenizing", len(rows), "段", "chunk", READ_SHARE, 0.0, progress, on_progress)
+    try:
+        for done in table.fill_tokens(rows, tokenizer_for(lexicon)):
+            bar.advance(done)
+    finally:
+        bar.close()
+    table.commit()
 
 
 def _embed_missing(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import bm25s
 import numpy as np
 
-from rag.index.tokenize import tokenize
+from rag.index.tokenize import query_tokens
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,9 @@ class Bm25Search:
         return IdfTable(n=self.size, df=df)
 
     def query_tokens(self, query: str) -> list[str]:
-        """The query's tokens as the index was tokenised (jieba search mode, stop words dropped)."""
-        return tokenize(query)
+        """The query's tokens as the index was tokenised (jieba search mode, stop words dropped),
+        with those of the other names of the names it mentions (rag.index.tokenize.query_tokens)."""
+        return query_tokens(query)
 
     def search(self, tokens: Sequence[str], n: int, allowed: np.ndarray | None = None) -> dict[int, float]:
         """The n best rows (row -> BM25 score > 0) for the query tokens, within ``allowed`` rows if given."""

@@ -14,6 +14,7 @@ import numpy as np
 from rag.config import Settings
 from rag.embed.base import Embedder
 from rag.index.store import IndexData
+from rag.index.tokenize import use_lexicon
 from rag.retrieve.base import Method, Reranker, RetrievalResult, SearchFilters
 from rag.retrieve.bm25 import Bm25Search, IdfTable
 from rag.retrieve.confidence import judge_confidence
@@ -65,9 +66,10 @@ class HybridRetriever(FusedSearch):
         """The k best passages for ``query``.
 
         ``query_tokens`` are the query's BM25 tokens when the caller has already
-        tokenised it (they must come from :func:`rag.index.tokenize.tokenize`);
-        otherwise the query is tokenised here.
+        tokenised it (they must come from :func:`rag.index.tokenize.query_tokens`, with
+        this index's lexicon in use); otherwise the query is tokenised here.
         """
+        use_lexicon(self.index.lexicon)
         k = k or self.settings.top_k
         n = max(self.settings.retrieval_candidates, k * 3)
         allowed = allowed_rows(self.index.chunks, filters)

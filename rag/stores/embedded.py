@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.index.manifest import FileRecord, Manifest
 from rag.index.store import current_version_dir, load_index, write_index
-from rag.index.tokenize import tokenize
+from rag.index.tokenize import query_tokens, use_lexicon
 from rag.index.version import IndexData
 from rag.retrieve.base import SearchFilters
 from rag.retrieve.bm25 import Bm25Search
@@ -68,6 +68,7 @@ class EmbeddedStore:
         if self._index is None or self._index.version != live.name:
             self._index = load_index(self.index_dir)
             self._bm25 = None
+        use_lexicon(self._index.lexicon)  # questions are cut as the index's chunks were
         return self._index
 
     def _bm25_search(self, index: IndexData) -> Bm25Search:
@@ -162,7 +163,7 @@ class EmbeddedStore:
         if index is None:
             return []
         allowed = allowed_rows(index.chunks, filters)
-        found = self._bm25_search(index).search(tokenize(query) if tokens is None else tokens, n, allowed)
+        found = self._bm25_search(index).search(query_tokens(query) if tokens is None else tokens, n, allowed)
         return [StoreHit(index.chunks[row], score) for row, score in found.items()]
 
     def hybrid_search(

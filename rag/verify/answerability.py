@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from rag.index.tokenize import tokenize
+from rag.index.tokenize import active_lexicon, tokenize
 from rag.query import Query
 from rag.text.normalize import compact
 from rag.text.sentences import sentence_spans
@@ -127,9 +127,14 @@ ENTITY_SUFFIXES = tuple(sorted(load_set("entity_suffixes"), key=len, reverse=Tru
 
 
 def entity_present(entity: str, source: str) -> bool:
-    """``entity`` (folded) is in ``source`` (compacted), whole or without a generic ending
-    (:data:`ENTITY_SUFFIXES`: "黑龙江省" is found as "黑龙江"). Unlike a topic word, a
-    name is not found through a sub-word: "白云机场" is not "机场"."""
+    """``entity`` (folded) or another name of it that the corpus defines (the lexicon in
+    use: "中汽协" is "中国汽车工业协会") is in ``source`` (compacted), whole or without a
+    generic ending (:data:`ENTITY_SUFFIXES`: "黑龙江省" is found as "黑龙江"). Unlike a
+    topic word, a name is not found through a sub-word: "白云机场" is not "机场"."""
+    return any(_name_in(name, source) for name in (entity, *active_lexicon().others(entity)))
+
+
+def _name_in(entity: str, source: str) -> bool:
     if entity in source:
         return True
     for suffix in ENTITY_SUFFIXES:

@@ -208,3 +208,35 @@ def _settings_for(tmp_path: Path):
     from rag.config import Settings
 
     return Settings(_env_file=None, data_dir=tmp_path / "runtime", index_dir=tmp_path / "unused-index", mode="extractive")
+
+
+# ------------------------------------------------------------------ names learned from the corpus
+def test_the_index_keeps_the_names_its_corpus_defines(index):
+    assert index.lexicon.others("宁波城投集团") == ("宁波城建投资集团有限公司",)
+    rows = [row for row, chunk in enumerate(index.chunks) if "宁波城投集团" in chunk.text]
+    assert rows and all("宁波城投集团" in index.tokens[row] for row in rows)
+
+
+def test_a_new_file_that_makes_a_word_recuts_the_unchanged_files(index, index_dir: Path, settings, tmp_path: Path):
+    from rag.embed.sentence_transformer import embedder_from_settings
+
+    old_file = _file("000")
+    assert "金服十条" not in index.lexicon.words  # quoted once in the corpus: not yet a name
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    work_index = tmp_path / "index"
+    shutil.copytree(index_dir, work_index)
+    (corpus / "009_new.txt").write_text(
+        "北京金融街再出新政\n\n北京市西城区近日发布“金服十条”实施细则，"
+        "围绕金融科技企业落户、人才公寓和办公用房补贴给出具体标准，"
+        "首批二十家机构已经提交申请，区金融办表示将在一个月内完成审核。\n",
+        encoding="utf-8",
+    )
+    report = ingest([corpus], work_index, embedder=embedder_from_settings(settings), settings=settings, progress=False)
+    assert report.files_changed == ["009_new.txt"]
+    assert report.chunks_embedded == report.per_file["009_new.txt"].chunks  # no other chunk re-embedded
+
+    updated = load_index(work_index)
+    assert updated.lexicon.words["金服十条"] == "nz"
+    old_rows = [r for r, c in enumerate(updated.chunks) if c.file == old_file and "金服十条" in c.text]
+    assert old_rows and all("金服十条" in updated.tokens[r] for r in old_rows)  # cut again with the new word

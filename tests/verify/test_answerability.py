@@ -121,3 +121,19 @@ def test_missing_specifics_names_the_sibling_entity_and_the_other_day() -> None:
     assert missing_specifics(other_day, "新华社7月30日电 29日，生猪价格跌至20.64元") == []
     compound = analyse("科大讯飞上半年营业收入是多少？又比去年增长了多少？", Rare())
     assert compound.parts and missing_specifics(compound, "宁德时代上半年整体实现营业收入1892.46亿元") == []
+
+
+def test_a_name_is_found_through_the_other_name_its_corpus_defines():
+    from rag.index.tokenize import EMPTY_LEXICON, Lexicon, active_lexicon, use_lexicon
+    from rag.text.normalize import compact
+
+    source = compact("根据中国汽车工业协会最新消息，2023年中国汽车出口491万辆。")
+    before = active_lexicon()
+    try:
+        use_lexicon(EMPTY_LEXICON)
+        assert not entity_present("中汽协", source)
+        use_lexicon(Lexicon(words={"中汽协": "j"}, aliases={"中汽协": ("中国汽车工业协会",)}))
+        assert entity_present("中汽协", source)
+        assert not entity_present("中汽协", compact("乘联会数据显示，乘用车出口增长。"))  # another body's figure
+    finally:
+        use_lexicon(before)
