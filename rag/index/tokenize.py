@@ -194,13 +194,16 @@ def tokenizer_for(lexicon: Lexicon) -> Callable[[str], list[str]]:
 
 
 def query_tokens(text: str) -> list[str]:
-    """:func:`tokenize` of a question, plus the tokens of the other names (aliases) of every
-    name it mentions: asked about 中汽协, BM25 also looks for 中国汽车工业协会."""
+    """:func:`tokenize` of a question, plus the other names (aliases) of the names it
+    mentions: asked about 中汽协, BM25 also looks for 中国汽车工业协会. Only as whole words
+    (a passage holding the name has it as one token): its pieces (中国, 协会) would pull in
+    every passage about anything Chinese or any association."""
     tokens = tokenize(text)
     folded = unicodedata.normalize("NFKC", text).lower()
     for name in _active.named_in(folded):
         for other in _active.others(name):
-            tokens.extend(t for t in tokenize(other) if t not in tokens)
+            if other not in tokens and other in tokenize(other):
+                tokens.append(other)
     return tokens
 
 

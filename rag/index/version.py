@@ -300,6 +300,15 @@ class ChunkTable:
                 found[row] = Chunk(**dict(zip(_CHUNK_FIELDS, values)))
         return [found[row] for row in rows]
 
+    def chunk_ids_of(self, rows: list[int]) -> list[str]:
+        """The chunk ids of ``rows``, in that order."""
+        found: dict[int, str] = {}
+        for start in range(0, len(rows), 500):
+            part = rows[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found.update(self._connection.execute(f"SELECT row, chunk_id FROM chunks WHERE row IN ({marks})", part))
+        return [found[row] for row in rows]
+
     def chunk_ids(self, start: int, stop: int) -> list[str]:
         """The chunk ids of rows ``start`` .. ``stop - 1``."""
         return [cid for (cid,) in self._connection.execute(

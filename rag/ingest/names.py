@@ -136,10 +136,19 @@ def find_names(text: str) -> Counter[NameFinding]:
     return found
 
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _a_name(word: str) -> bool:
+    """Could name something: Chinese characters, or three Latin letters or more; not a
+    number or a year ("2023", "23")."""
+    return bool(_CJK.search(word)) or (word.isascii() and len(word) >= 3 and not word.isdigit() and not word[0].isdigit())
+
+
 def _usable(word: str) -> bool:
     return (
         MIN_LENGTH <= len(word) <= MAX_LENGTH
-        and not word.isdigit()
+        and _a_name(word)
         and not (word.isascii() and len(word) < 3)  # "AI", "5G": too short to be told apart
         and not base_word(word)  # jieba already keeps it whole
     )
@@ -173,7 +182,7 @@ def build_lexicon(findings: Iterable[tuple[NameFinding, int]]) -> Lexicon:
             words.setdefault(name, _TAGS[QUOTED])
     aliases: dict[str, set[str]] = {}
     for short, fulls in expansions.items():
-        if len(fulls) > MAX_EXPANSIONS or not _names_something(short):
+        if len(fulls) > MAX_EXPANSIONS or not _names_something(short) or not _a_name(short):
             continue
         short = fold(short)
         for full in map(fold, fulls):

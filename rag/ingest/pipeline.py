@@ -333,7 +333,11 @@ def _embed_missing(
     on_progress: Callable[[str, float], None] | None,
 ) -> tuple[int, int]:
     """Embed the staged chunks no persisted batch holds yet, a batch at a time, each batch
-    persisted as it completes; returns (chunks embedded now, chunks an earlier run embedded)."""
+    persisted as it completes; returns (chunks embedded now, chunks an earlier run embedded).
+
+    Chunks with the same text (a wire story several papers print, a recurring notice) are
+    embedded once: the vector is the same, and in a news corpus a few percent of the chunks
+    repeat another's text."""
     seen: set[str] = set()
     todo: list[int] = []
     resumed = 0
@@ -349,22 +353,44 @@ def _embed_missing(
         log.info("resuming: %d chunks were embedded by an earlier ingest that did not finish", resumed)
     if not todo:
         return 0, resumed
+    copies = _same_text_rows(table, todo)
+    unique = [row for row in todo if row in copies]
+    if len(unique) < len(todo):
+        log.info("%d chunks repeat the text of another: %d texts to embed", len(todo) - len(unique), len(unique))
     embedder = get_embedder()
     step = max(settings.embedding_batch_size, 1)
     size = max(settings.ingest_batch_chunks, step)
-    bar = StageProgress("向量化", "embedding", len(todo), "段", "chunk", READ_SHARE, EMBED_SHARE, progress, on_progress)
+    bar = StageProgress("向量化", "embedding", len(unique), "段", "chunk", READ_SHARE, EMBED_SHARE, progress, on_progress)
     try:
-        for start in range(0, len(todo), size):
-            chunks = table.read(todo[start : start + size])
+        for start in range(0, len(unique), size):
+            rows = unique[start : start + size]
+            chunks = table.read(rows)
             parts = []
             for offset in range(0, len(chunks), step):
                 part = chunks[offset : offset + step]
                 parts.append(embedder.embed_passages([c.indexed_text for c in part]))
                 bar.advance(len(part))
-            batches.put([c.chunk_id for c in chunks], np.concatenate(parts))
+            vectors = np.concatenate(parts)
+            repeats = [len(copies[row]) for row in rows]
+            copy_ids = table.chunk_ids_of([copy for row in rows for copy in copies[row]])
+            batches.put(copy_ids, np.repeat(vectors, repeats, axis=0))
     finally:
         bar.close()
     return len(todo), resumed
+
+
+def _same_text_rows(table: ChunkTable, rows: list[int], block: int = 4096) -> dict[int, list[int]]:
+    """Group ``rows`` by the text they embed: {first row of a text: every row with it, first
+    included}, in ``rows`` order."""
+    first: dict[bytes, int] = {}
+    groups: dict[int, list[int]] = {}
+    for start in range(0, len(rows), block):
+        part = rows[start : start + block]
+        for row, chunk in zip(part, table.read(part)):
+            key = hashlib.blake2b(chunk.indexed_text.encode("utf-8"), digest_size=16).digest()
+            head = first.setdefault(key, row)
+            groups.setdefault(head, []).append(row)
+    return groups
 
 
 def _assemble(

@@ -89,3 +89,11 @@ def test_the_bundled_corpus_teaches_its_names(bundled_lexicon):
     # jieba cuts the name into common words; with the lexicon it is also one token.
     assert "宁波城投集团" not in tokenize("宁波城投集团发行了数字藏品")
     assert "宁波城投集团" in tokenizer_for(bundled_lexicon)("宁波城投集团发行了数字藏品")
+
+
+def test_a_number_names_nothing():
+    lexicon = build_lexicon([
+        (NameFinding("2023", SHORT, "2023深圳国际新能源及智能网联汽车全产业博览会"), 1),
+        (NameFinding("23", QUOTED), 5),
+    ])
+    assert lexicon.others("2023") == () and "23" not in lexicon.words and "2023" not in lexicon.words

@@ -64,3 +64,35 @@ def test_dense_index_turns_approximate_above_the_threshold(tmp_path: Path):
     vectors = index.vectors()
     _, rows = index.faiss_index.search(vectors[:20], 1)
     assert (rows[:, 0] == np.arange(20)).mean() >= 0.9
+
+
+class CountingEmbedder(HashEmbedder):
+    """The hash embedder, counting the passages it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passages = 0
+
+    def embed_passages(self, texts):
+        self.passages += len(texts)
+        return super().embed_passages(texts)
+
+
+def test_a_text_printed_twice_is_embedded_once(tmp_path: Path):
+    name = sorted(p.name for p in CORPUS.glob("*.txt"))[3]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / name, corpus / name)
+    shutil.copy(CORPUS / name, corpus / f"copy-{name}")  # the same paper filed twice: same texts, other chunk ids
+    embedder = CountingEmbedder()
+    report = ingest([corpus], tmp_path / "index", embedder=embedder, settings=_settings(tmp_path), progress=False)
+    index = load_index(tmp_path / "index")
+    half = len(index.chunks) // 2
+    assert report.chunks_embedded == len(index.chunks) == 2 * half
+    assert embedder.passages == half
+    rows = {c.chunk_id: r for r, c in enumerate(index.chunks)}
+    vectors = index.vectors()
+    for row, chunk in enumerate(index.chunks[:half]):
+        twin = next(r for r, c in enumerate(index.chunks) if r >= half and c.indexed_text == chunk.indexed_text)
+        assert chunk.chunk_id != index.chunks[twin].chunk_id and rows[chunk.chunk_id] == row
+        np.testing.assert_array_equal(vectors[row], vectors[twin])
