@@ -9,7 +9,6 @@ index's names whole.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -17,7 +16,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 log = logging.getLogger(__name__)
 
@@ -113,17 +112,17 @@ class Lexicon:
             aliases={str(k): tuple(str(x) for x in v) for k, v in data["aliases"].items()},
         )
 
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()[:16]
-
     def others(self, name: str) -> tuple[str, ...]:
         return tuple(self.aliases.get(name, ()))
+
+    @cached_property
+    def _longest_first(self) -> list[str]:
+        return sorted(self.aliases, key=len, reverse=True)
 
     def named_in(self, text: str) -> list[str]:
         """The names with aliases that ``text`` contains, longest first, none inside a longer one found."""
         found: list[str] = []
-        for name in sorted(self.aliases, key=len, reverse=True):
+        for name in self._longest_first:
             if name in text and not any(name in longer for longer in found):
                 found.append(name)
         return found

@@ -205,7 +205,9 @@ def ingest(
         try:
             unchanged_from = reuse if same_chunking else None
             staged = _read_files(files, unchanged_from, reuse, table, manifest, report, settings, progress, on_progress)
-            _cut_tokens(table, unchanged_from, progress, on_progress)
+            same_files = unchanged_from is not None and not report.files_changed \
+                and set(manifest.files) == set(unchanged_from.manifest.files)
+            _cut_tokens(table, unchanged_from, same_files, progress, on_progress)
             report.chunks_embedded, report.chunks_resumed = _embed_missing(
                 staged, table, batches, get_embedder, settings, progress, on_progress
             )
@@ -302,15 +304,22 @@ def _finding_key(item: tuple[NameFinding, int]) -> tuple[str, str, str]:
 
 
 def _cut_tokens(
-    table: ChunkTable, unchanged_from: PreviousVersion | None, progress: bool,
+    table: ChunkTable, unchanged_from: PreviousVersion | None, same_files: bool, progress: bool,
     on_progress: Callable[[str, float], None] | None,
 ) -> None:
     """Learn the corpus's lexicon from every file's names and cut the BM25 tokens with it:
     of the new rows, or of every row when the lexicon is not the one the copied rows of
-    unchanged files were cut with."""
+    unchanged files were cut with. The same files (every row copied) keep their lexicon."""
+    previous = read_lexicon(unchanged_from.chunks_db) if unchanged_from is not None else None
+    if previous is not None and same_files:
+        # Nothing new was read and nothing removed: the findings, hence the lexicon, are the
+        # previous version's (and an unchanged re-ingest stays well under a second).
+        table.set_lexicon(previous)
+        table.commit()
+        return
     lexicon = build_lexicon((NameFinding(n, k, f), c) for n, k, f, c in table.names())
     table.set_lexicon(lexicon)
-    every_row = unchanged_from is not None and read_lexicon(unchanged_from.chunks_db) != lexicon
+    every_row = previous is not None and previous != lexicon
     if every_row:
         log.info("the corpus's names changed: cutting the tokens of every chunk again")
     rows = table.rows_to_cut(every_row=every_row)
