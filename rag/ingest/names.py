@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from rag.index.tokenize import Lexicon, base_flag, base_word, tag_plain
 from rag.text.normalize import fold
-from rag.wordlists import load
+from rag.verify.answerability import ENTITY_SUFFIXES
 
 __all__ = ["MIN_QUOTED", "NameFinding", "build_lexicon", "find_names"]
 
@@ -45,8 +45,6 @@ _TAGS = {SHORT: "j", FULL: "nt", TITLE: "nz", QUOTED: "nz"}
 
 # jieba's own tags of words that are names (an abbreviation it knows: 证监会/j).
 _NAME_TAGS = frozenset({"j", "nt", "nz", "ns", "nr", "nrt", "eng"})
-
-ENTITY_SUFFIXES = tuple(sorted(load("entity_suffixes"), key=len, reverse=True))
 
 _NAME_CHARS = r"[\w\u3400-\u9fff·\-－&＆]"
 _OPEN, _CLOSE = "“\"「『《‘", "”\"」』》’"
