@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rag.index.tokenize import known_word, query_tokens, tag, tokenize
+from rag.index.tokenize import known_word, tag, tokenize, with_aliases
 from rag.text.normalize import compact, word_chars
 from rag.wordlists import load_set
 
@@ -112,10 +112,11 @@ class QueryText:
     def of(cls, text: str) -> QueryText:
         stripped = _QUESTION_NOISE.sub(" ", text)
         chars = word_chars(stripped)
+        tokens = tokenize(stripped)
         return cls(
             text=text,
-            tokens=tuple(tokenize(stripped)),
-            search_tokens=tuple(query_tokens(stripped)),
+            tokens=tuple(tokens),
+            search_tokens=tuple(with_aliases(stripped, tokens)),
             bigrams=frozenset(chars[i : i + 2] for i in range(len(chars) - 1)),
             asks_figure=bool(_ASKS_FIGURE.search(text)),
             wanted_figure=expected_figure(text),

@@ -193,11 +193,16 @@ def tokenizer_for(lexicon: Lexicon) -> Callable[[str], list[str]]:
 
 
 def query_tokens(text: str) -> list[str]:
-    """:func:`tokenize` of a question, plus the other names (aliases) of the names it
+    """:func:`tokenize` of a question, with the aliases of the names it mentions (:func:`with_aliases`)."""
+    return with_aliases(text, tokenize(text))
+
+
+def with_aliases(text: str, tokens: list[str]) -> list[str]:
+    """``tokens`` (of ``text``) plus the other names (aliases) of the names ``text``
     mentions: asked about 中汽协, BM25 also looks for 中国汽车工业协会. Only as whole words
     (a passage holding the name has it as one token): its pieces (中国, 协会) would pull in
     every passage about anything Chinese or any association."""
-    tokens = tokenize(text)
+    tokens = list(tokens)
     folded = unicodedata.normalize("NFKC", text).lower()
     for name in _active.named_in(folded):
         for other in _active.others(name):

@@ -63,7 +63,7 @@ _RUN_BEFORE = re.compile(rf"{_NAME_CHARS}{{1,40}}$")
 _NAME_FLAGS = ("n", "vn", "j", "eng", "m", "q", "t", "b", "a", "x")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class NameFinding:
     """One name a text shows; ``full`` is what a defined abbreviation (``kind`` short) stands for."""
 

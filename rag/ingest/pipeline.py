@@ -295,12 +295,8 @@ def _stage_file(
     names: Counter[NameFinding] = Counter()
     for article in articles:
         names.update(find_names(f"{article.title}\n{article.text}"))
-    table.add_names(name, ((f.name, f.kind, f.full, count) for f, count in sorted(names.items(), key=_finding_key)))
+    table.add_names(name, ((f.name, f.kind, f.full, count) for f, count in sorted(names.items())))
     manifest.files[name] = FileRecord(sha256=sha, articles=len(articles), chunks=len(chunks), size=path.stat().st_size)
-
-
-def _finding_key(item: tuple[NameFinding, int]) -> tuple[str, str, str]:
-    return item[0].name, item[0].kind, item[0].full
 
 
 def _cut_tokens(
