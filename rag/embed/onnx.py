@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rag.cpus import usable_cpus
 from rag.models.export_onnx import OnnxFiles, is_exported
 
 log = logging.getLogger(__name__)
@@ -40,13 +40,6 @@ MAX_BATCH_ROWS = 64
 # rag.models.export_onnx._fuse); without this the session fuses them back at load.
 # Measured interleaved on 48 bundled chunks, int8, two workers: 1.28x the chunks/s.
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class OnnxEmbedder:
@@ -83,7 +76,7 @@ class OnnxEmbedder:
         # between groupings); alone it is the same in every ingest. It costs nothing: one
         # or two rows a batch is the fastest anyway (see TOKEN_BUDGET).
         self.max_batch_rows = 1 if variant == "int8" else max(max_batch_rows, 1)
-        self.threads = max(threads or _cpu_count(), 1)
+        self.threads = max(threads or usable_cpus(), 1)
         # One-passage runs side by side, one thread each, rather than one after another with
         # every operator split over all cores (and the threads spinning between operators):
         # measured interleaved on 64 bundled chunks (int8, machine shared with other jobs),

@@ -18,7 +18,6 @@ from rag.embed.base import Embedder
 from rag.fileutil import sha256_file
 from rag.index.dense_index import DenseIndexSpec, build_index, spec_from_settings
 from rag.index.store import FileRecord, Manifest, publish_version, writer_lock
-from rag.index.tokenize import tokenizer_for
 from rag.index.version import ChunkTable, finish_version, read_lexicon
 from rag.ingest.batches import EmbeddedBatches
 from rag.ingest.chunk import chunk_article
@@ -28,6 +27,7 @@ from rag.ingest.previous import PreviousVersion, open_previous
 from rag.ingest.progress import StageProgress
 from rag.ingest.segment import segment_document
 from rag.ingest.tables import find_tables, source_cells
+from rag.ingest.token_cut import block_cutter
 from rag.types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -321,7 +321,7 @@ def _cut_tokens(
     rows = table.rows_to_cut(every_row=every_row)
     bar = StageProgress("分词", "tokenizing", len(rows), "段", "chunk", READ_SHARE, 0.0, progress, on_progress)
     try:
-        for done in table.fill_tokens(rows, tokenizer_for(lexicon)):
+        for done in table.fill_tokens(rows, block_cutter(lexicon, len(rows))):
             bar.advance(done)
     finally:
         bar.close()

@@ -217,21 +217,29 @@ def test_the_index_keeps_the_names_its_corpus_defines(index):
     assert rows and all("宁波城投集团" in index.tokens[row] for row in rows)
 
 
+NEW_WORD_FILE = (
+    "北京金融街再出新政\n\n北京市西城区近日发布“金服十条”实施细则，"
+    "围绕金融科技企业落户、人才公寓和办公用房补贴给出具体标准，"
+    "首批二十家机构已经提交申请，区金融办表示将在一个月内完成审核。\n"
+)
+
+
+def _corpus_with_a_new_word(index_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the corpus plus a file that quotes “金服十条” a second time, and a copy of the index."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    work_index = tmp_path / "index"
+    shutil.copytree(index_dir, work_index)
+    (corpus / "009_new.txt").write_text(NEW_WORD_FILE, encoding="utf-8")
+    return corpus, work_index
+
+
 def test_a_new_file_that_makes_a_word_recuts_the_unchanged_files(index, index_dir: Path, settings, tmp_path: Path):
     from rag.embed.sentence_transformer import embedder_from_settings
 
     old_file = _file("000")
     assert "金服十条" not in index.lexicon.words  # quoted once in the corpus: not yet a name
-    corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    work_index = tmp_path / "index"
-    shutil.copytree(index_dir, work_index)
-    (corpus / "009_new.txt").write_text(
-        "北京金融街再出新政\n\n北京市西城区近日发布“金服十条”实施细则，"
-        "围绕金融科技企业落户、人才公寓和办公用房补贴给出具体标准，"
-        "首批二十家机构已经提交申请，区金融办表示将在一个月内完成审核。\n",
-        encoding="utf-8",
-    )
+    corpus, work_index = _corpus_with_a_new_word(index_dir, tmp_path)
     report = ingest([corpus], work_index, embedder=embedder_from_settings(settings), settings=settings, progress=False)
     assert report.files_changed == ["009_new.txt"]
     assert report.chunks_embedded == report.per_file["009_new.txt"].chunks  # no other chunk re-embedded
@@ -240,3 +248,18 @@ def test_a_new_file_that_makes_a_word_recuts_the_unchanged_files(index, index_di
     assert updated.lexicon.words["金服十条"] == "nz"
     old_rows = [r for r, c in enumerate(updated.chunks) if c.file == old_file and "金服十条" in c.text]
     assert old_rows and all("金服十条" in updated.tokens[r] for r in old_rows)  # cut again with the new word
+
+
+def test_tokens_cut_in_worker_processes_are_the_ones_one_process_cuts(index_dir: Path, settings, tmp_path: Path,
+                                                                      monkeypatch):
+    from rag.embed.sentence_transformer import embedder_from_settings
+    from rag.index.tokenize import tokenizer_for
+    from rag.ingest import token_cut
+
+    monkeypatch.setattr(token_cut, "PARALLEL_FROM", 1)  # every row is cut again, in two processes
+    corpus, work_index = _corpus_with_a_new_word(index_dir, tmp_path)
+    ingest([corpus], work_index, embedder=embedder_from_settings(settings), settings=settings, progress=False)
+    updated = load_index(work_index)
+    cut = tokenizer_for(updated.lexicon)
+    assert "金服十条" in updated.lexicon.words
+    assert [list(tokens) for tokens in updated.tokens] == [cut(chunk.indexed_text) for chunk in updated.chunks]
