@@ -97,6 +97,7 @@ def child_ingest(paths: list[str], index_dir: str, report_file: str) -> None:
         "files": report.files, "articles": report.articles, "chunks": report.chunks,
         "chunks_embedded": report.chunks_embedded, "chunks_resumed": report.chunks_resumed,
         "seconds": report.seconds, "errors": len(report.errors), "peak_rss_mb": _peak_rss_mb(),
+        "peak_worker_rss_mb": _peak_worker_rss_mb(),
     }), encoding="utf-8")
 
 
@@ -109,6 +110,14 @@ def _peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_worker_rss_mb() -> float:
+    """The largest peak resident memory of the ingest's finished worker processes (the
+    token-cutting workers of rag.ingest.token_cut; 0 when none ran)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def run_ingest(paths: list[Path], index_dir: Path) -> dict[str, Any]:
