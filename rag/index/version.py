@@ -251,18 +251,16 @@ class ChunkTable:
         return [row for (row,) in self._connection.execute(f"SELECT row FROM chunks {where} ORDER BY row")]
 
     def fill_tokens(
-        self, rows: list[int], cut_blocks: Callable[[Iterable[list[str]]], Iterator[list[list[str]]]],
-        block: int = 2000,
+        self, rows: list[int], cut_blocks: Callable[[Iterable[list[str]]], Iterator[list[str]]], block: int = 2000,
     ) -> Iterator[int]:
         """Cut and store the BM25 tokens of ``rows``, a block at a time; yields each block's
-        size. ``cut_blocks`` maps blocks of texts to their blocks of tokens, in order (it may
-        read a few blocks ahead)."""
+        size. ``cut_blocks`` maps blocks of texts to their blocks of JSON-encoded tokens, in
+        order (it may read a few blocks ahead)."""
         parts = [rows[start : start + block] for start in range(0, len(rows), block)]
         texts = ([c.indexed_text for c in self.read(part)] for part in parts)
-        for part, tokens in zip(parts, cut_blocks(texts)):
+        for part, encoded in zip(parts, cut_blocks(texts)):
             self._connection.executemany(
-                "UPDATE chunks SET tokens = ? WHERE row = ?",
-                ((json.dumps(words, ensure_ascii=False), row) for words, row in zip(tokens, part, strict=True)),
+                "UPDATE chunks SET tokens = ? WHERE row = ?", zip(encoded, part, strict=True)
             )
             yield len(part)
 

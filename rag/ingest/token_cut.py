@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import io
 import json
+import queue
 import subprocess
 import sys
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
@@ -27,7 +30,10 @@ from rag.index.tokenize import Lexicon, tokenizer_for
 
 PARALLEL_FROM = 20_000
 
-CutBlocks = Callable[[Iterable[list[str]]], Iterator[list[list[str]]]]
+# Blocks of texts in, for each block the JSON of every text's tokens out (the form the
+# chunk table stores: the workers encode, so the ingest process only writes).
+CutBlocks = Callable[[Iterable[list[str]]], Iterator[list[str]]]
+BLOCKS_IN_FLIGHT = 2  # per worker: the next block is there when a worker finishes one
 
 
 class CutWorkerError(RuntimeError):
@@ -37,19 +43,26 @@ class CutWorkerError(RuntimeError):
 def block_cutter(
     lexicon: Lexicon, chunks: int, workers: int | None = None, parallel_from: int | None = None
 ) -> CutBlocks:
-    """A function from blocks of texts to their blocks of tokens, in order, cut as
-    :func:`rag.index.tokenize.tokenizer_for` ``(lexicon)`` cuts: in worker processes when
-    ``chunks`` (how many will be cut) reaches ``parallel_from`` and there is more than one core."""
+    """A function from blocks of texts to their blocks of encoded tokens (:func:`encode`), in
+    order, cut as :func:`rag.index.tokenize.tokenizer_for` ``(lexicon)`` cuts: in worker
+    processes when ``chunks`` (how many will be cut) reaches ``parallel_from`` and there is
+    more than one core."""
     workers = workers or usable_cpus()
     if workers > 1 and chunks >= (PARALLEL_FROM if parallel_from is None else parallel_from):
         return lambda blocks: _cut_in_processes(lexicon, blocks, workers)
     cut = tokenizer_for(lexicon)
-    return lambda blocks: ([cut(text) for text in block] for block in blocks)
+    return lambda blocks: ([encode(cut(text)) for text in block] for block in blocks)
 
 
-def _cut_in_processes(lexicon: Lexicon, blocks: Iterable[list[str]], workers: int) -> Iterator[list[list[str]]]:
-    """Block k goes to worker k mod n, one block in flight per worker: while the caller waits
-    for one worker's answer the others cut, and no pipe can fill up in both directions."""
+def encode(tokens: list[str]) -> str:
+    """Tokens as the chunk table stores them."""
+    return json.dumps(tokens, ensure_ascii=False)
+
+
+def _cut_in_processes(lexicon: Lexicon, blocks: Iterable[list[str]], workers: int) -> Iterator[list[str]]:
+    """Block k goes to worker k mod n, at most :data:`BLOCKS_IN_FLIGHT` a worker. A worker
+    reads its input on a thread of its own (:func:`serve`), so writing to one never waits
+    on its output, and answers are read in order."""
     procs = [
         subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          text=True, encoding="utf-8")
@@ -58,14 +71,14 @@ def _cut_in_processes(lexicon: Lexicon, blocks: Iterable[list[str]], workers: in
     try:
         for proc in procs:
             _send(proc, lexicon.to_json())
-        in_flight: list[int] = []  # worker index of each block sent and not yet answered, in order
+        in_flight: deque[int] = deque()  # the worker of each block sent and not yet answered, in order
         for k, block in enumerate(blocks):
-            if len(in_flight) == workers:
-                yield _receive(procs[in_flight.pop(0)])
+            if len(in_flight) == workers * BLOCKS_IN_FLIGHT:
+                yield _receive(procs[in_flight.popleft()])
             _send(procs[k % workers], json.dumps(block, ensure_ascii=False))
             in_flight.append(k % workers)
-        for worker in in_flight:
-            yield _receive(procs[worker])
+        while in_flight:
+            yield _receive(procs[in_flight.popleft()])
     finally:
         for proc in procs:
             if proc.stdin and not proc.stdin.closed:
@@ -92,7 +105,7 @@ def _send(proc: subprocess.Popen[str], line: str) -> None:
         raise CutWorkerError(f"token-cutting worker exited with code {proc.wait()}") from None
 
 
-def _receive(proc: subprocess.Popen[str]) -> list[list[str]]:
+def _receive(proc: subprocess.Popen[str]) -> list[str]:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
@@ -102,13 +115,22 @@ def _receive(proc: subprocess.Popen[str]) -> list[list[str]]:
 
 def serve(lines_in: IO[str], lines_out: IO[str]) -> None:
     """The worker: the lexicon on the first line, then a JSON list of texts per line, each
-    answered by the JSON list of their tokens."""
+    answered by a JSON list of their encoded tokens. Input is read ahead on a thread, so the
+    sender is never kept waiting while this process writes an answer."""
     first = lines_in.readline()
     if not first:
         return
     cut = tokenizer_for(Lexicon.from_json(first))
-    for line in lines_in:
-        lines_out.write(json.dumps([cut(text) for text in json.loads(line)], ensure_ascii=False) + "\n")
+    pending: queue.Queue[str | None] = queue.Queue()
+
+    def read_ahead() -> None:
+        for line in lines_in:
+            pending.put(line)
+        pending.put(None)
+
+    threading.Thread(target=read_ahead, daemon=True).start()
+    while (line := pending.get()) is not None:
+        lines_out.write(json.dumps([encode(cut(text)) for text in json.loads(line)], ensure_ascii=False) + "\n")
         lines_out.flush()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -34,9 +35,9 @@ def test_worker_processes_cut_exactly_as_one_process_does():
     blocks = [texts[start : start + 97] for start in range(0, len(texts), 97)]
     in_processes = list(block_cutter(lexicon, len(texts), workers=2, parallel_from=1)(iter(blocks)))
     cut = tokenizer_for(lexicon)
-    assert in_processes == [[cut(text) for text in block] for block in blocks]
+    assert in_processes == [[json.dumps(cut(text), ensure_ascii=False) for text in block] for block in blocks]
     # The learned names reach the workers: a name jieba alone would split is one token there.
-    assert any("宁波城投集团" in tokens for block in in_processes for tokens in block)
+    assert any("宁波城投集团" in json.loads(tokens) for block in in_processes for tokens in block)
 
 
 def test_a_small_ingest_cuts_in_its_own_process(monkeypatch):
@@ -45,18 +46,18 @@ def test_a_small_ingest_cuts_in_its_own_process(monkeypatch):
 
     monkeypatch.setattr(token_cut, "_cut_in_processes", no_workers)
     cutter = block_cutter(build_lexicon([]), 1_000, workers=2)
-    assert list(cutter(iter([["宁波城投集团发行了数字藏品"]]))) == [[tokenizer_for(build_lexicon([]))("宁波城投集团发行了数字藏品")]]
+    tokens = tokenizer_for(build_lexicon([]))("宁波城投集团发行了数字藏品")
+    assert list(cutter(iter([["宁波城投集团发行了数字藏品"]]))) == [[json.dumps(tokens, ensure_ascii=False)]]
 
 
 def test_a_worker_serves_blocks_line_by_line():
     import io
-    import json
 
     lexicon = build_lexicon([(NameFinding("宁波城投集团", "quoted"), 2)])
     lines_in = io.StringIO(lexicon.to_json() + "\n" + json.dumps(["宁波城投集团发行了数字藏品", ""]) + "\n")
     lines_out = io.StringIO()
     token_cut.serve(lines_in, lines_out)
-    assert json.loads(lines_out.getvalue()) == [tokenizer_for(lexicon)("宁波城投集团发行了数字藏品"), []]
+    assert [json.loads(t) for t in json.loads(lines_out.getvalue())] == [tokenizer_for(lexicon)("宁波城投集团发行了数字藏品"), []]
 
 
 def test_a_dead_worker_is_a_clear_error(monkeypatch):
