@@ -12,6 +12,7 @@ import re
 
 from rag.answer.evidence import Evidence, Sentence
 from rag.answer.lists import list_items
+from rag.answer.ranker import states_asked_figure
 from rag.query import QueryText
 from rag.text.markers import marker
 from rag.text.normalize import fold
@@ -95,7 +96,7 @@ def trim_to_clauses(sentence: str, focus: QueryText) -> str:
     def worth(text: str) -> float:
         norm = fold(text)
         hits = sum(len(w) for w in words if w in norm)
-        if focus.asks_figure and re.search(r"\d", text):
+        if focus.asks_figure and states_asked_figure(focus, text):
             hits += 3
         if focus.wanted_figure is not None and focus.wanted_figure.search(text):
             hits += 3

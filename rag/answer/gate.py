@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.index.tokenize import tokenize
-from rag.answer.ranker import has_figure
+from rag.answer.ranker import states_asked_figure
 from rag.query import Query, QueryText, Vocabulary
 from rag.text.normalize import compact
 from rag.verify.answerability import missing_specifics
@@ -38,7 +38,7 @@ GATE_FEATURES: tuple[str, ...] = (
     "max_missing_idf",  # the rarest specific term absent from the best passage (idf / log n)
     "year_missing",  # a year the question names is absent from the best passage
     "n_terms",  # how many specific terms the question has (log 1 + n)
-    "figure_missing",  # a part asks for a figure and its best sentence holds none
+    "figure_missing",  # a part asks for a figure and its best sentence holds none (a date does not count)
     "unit_missing",  # a part asks for a figure in a unit ("多少家") and its best sentence has none in it
     "missing_in_best",  # idf share of the specific terms absent from a part's single best sentence (worst part)
     "max_missing_idf_best",  # the rarest specific term absent from that sentence (idf / log n): the asked measure
@@ -103,7 +103,7 @@ def gate_features(data: GateInput, idf: Vocabulary, n_docs: int) -> np.ndarray:
             max((idf.idf(t) for t in missing_in_passage), default=0.0) / log_n,
             float(years_missing),
             math.log1p(len(terms)),
-            float(any(part.asks_figure and not has_figure(text) for part, text in data.part_answers)),
+            float(any(part.asks_figure and not states_asked_figure(part, text) for part, text in data.part_answers)),
             float(any(part.wanted_figure is not None and not part.wanted_figure.search(text) for part, text in data.part_answers)),
             best_share,
             max((idf.idf(t) for t in best_missing), default=0.0) / log_n,

@@ -42,6 +42,31 @@ def has_figure(text: str) -> bool:
     """The text states a figure (digits, or a Chinese numeral with a counter)."""
     return bool(_HAS_FIGURE.search(text))
 
+
+# A question asking "how much" is not answered by a date, which only places a fact in time,
+# nor by a stock code: a year (a 19xx/20xx before 年 or a date separator, or standing alone:
+# "1996笔" is a count), a month or a month range, a day, a code such as "(600000.SH)".
+_DATE_OR_CODE = re.compile(
+    r"(?<![\d.])(?:19|20)\d\d(?:[-/]\d{1,2}(?:[-/]\d{1,2})?|\.\d{1,2}\.\d{1,2})(?![\d.])"
+    r"|(?<![\d.])(?:19|20)\d\d(?=\s*年|[^\d.%％\w]|\.(?!\d)|$)"
+    r"|(?<![\d.])\d{1,2}\s*(?:[—\-－~～至到]\s*\d{1,2}\s*)?月"
+    r"|(?<![\d.])\d{1,2}\s*[日号]"
+    r"|\d{6}\.(?:SH|SZ|BJ|sh|sz|bj)|[（(]\s*\d{6}\s*[）)]"
+)
+_ASKS_WHEN = re.compile(r"哪一?年|哪一?天|哪个月|何时|何年|什么时候|什么时间|几月|几号|几日")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def states_asked_figure(focus: QueryText, text: str) -> bool:
+    """``text`` states a figure that could answer ``focus`` (which asks for one): besides
+    :func:`has_figure`, when the question asks how much rather than when, neither a date nor
+    a stock code nor one of the question's own numbers ("书生·浦语2.0") counts."""
+    if _ASKS_WHEN.search(focus.text):
+        return has_figure(text)
+    for number in set(_NUMBER.findall(focus.text)):
+        text = re.sub(rf"(?<![\d.]){re.escape(number)}(?![\d.])", " ", text)
+    return has_figure(_DATE_OR_CODE.sub(" ", text))
+
 # BM25 over the candidate sentences (the usual constants; the idf is the index's).
 _K1, _B = 1.2, 0.75
 
@@ -55,7 +80,7 @@ FEATURES: tuple[str, ...] = (
     "passage_rel",  # the passage's fused score relative to the top passage
     "neighbour",  # the better term_focus of the previous and the next sentence
     "title_term",  # idf-weighted share of the asked part's words in the passage title
-    "figure_missing",  # a figure is asked and the sentence has none
+    "figure_missing",  # a figure is asked and the sentence has none (a date does not count)
     "unit_match",  # the sentence holds a figure in the asked unit
     "log_len",  # log of the sentence length in characters
     "is_question",  # the sentence is itself a question (an interviewer's)
@@ -222,7 +247,7 @@ def features(
                 max(passage_scores[c.passage - 1], 0.0) / top_score if passage_scores else 0.0,
                 max(neighbours, default=0.0),
                 title_cov[c.passage - 1],
-                float(focus.asks_figure and not has_figure(c.text)),
+                float(focus.asks_figure and not states_asked_figure(focus, c.text)),
                 float(focus.wanted_figure is not None and bool(focus.wanted_figure.search(c.text))),
                 math.log(max(len(c.text), 1)),
                 float(stripped.endswith(("？", "?"))),

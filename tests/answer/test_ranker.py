@@ -10,7 +10,16 @@ import pytest
 
 from rag.answer.evidence import candidates
 from rag.answer.gate import GATE_FEATURES, GateInput, gate_features
-from rag.answer.ranker import FEATURES, MODEL_FILE, Candidate, RankerModel, features, has_figure, load_model
+from rag.answer.ranker import (
+    FEATURES,
+    MODEL_FILE,
+    Candidate,
+    RankerModel,
+    features,
+    has_figure,
+    load_model,
+    states_asked_figure,
+)
 from rag.query import QueryText, analyse
 
 
@@ -76,6 +85,21 @@ def test_a_sentence_cut_at_a_chunk_edge_gives_way_to_the_whole_one() -> None:
 
 def test_has_figure() -> None:
     assert has_figure("管理费率为1.25%") and has_figure("共有三家机构") and not has_figure("暂无公开信息。")
+
+
+def test_a_date_code_or_the_questions_own_number_does_not_answer_how_much() -> None:
+    price = QueryText.of("2024年“村BA”球王争霸赛的冠军奖金是多少？")
+    assert not states_asked_figure(price, "2024年中国首届“村BA”球王争霸赛即将在台盘村打响。")
+    assert not states_asked_figure(price, "去年10月至12月，赛事在贵州举行。")
+    assert not states_asked_figure(price, "浦发银行(600000.SH)联动集团内外资源。")
+    assert states_asked_figure(price, "2024年冠军奖金为10万元。")
+    assert states_asked_figure(price, "冠军奖金三千元。")
+    assert states_asked_figure(price, "奖金总额2023.5万元。") and states_asked_figure(price, "共发放1996笔。")
+    assert not states_asked_figure(QueryText.of("书生·浦语2.0的参数规模有多大？"), "书生·浦语2.0表现优异。")
+    assert states_asked_figure(QueryText.of("MWC有多少家企业参加？"), "MWC 2024共有2400多家企业出席。")
+    assert states_asked_figure(QueryText.of("过去几年增长了多少？"), "过去5年增长了两成。")
+    # Asked when, a date is the answer.
+    assert states_asked_figure(QueryText.of("海安是什么时候撤县设市的？"), "2018年5月，海安撤县设市。")
 
 
 def _gate_row(question: str, best: str) -> np.ndarray:
