@@ -43,16 +43,15 @@ def extractive_answer(evidence: Evidence, threshold: float = 0.0) -> str | None:
     chosen: dict[tuple[int, int], Sentence] = {}
     focuses = evidence.query.focuses
     trims: dict[tuple[int, int], QueryText] = {}
-    for focus, ranked in zip(focuses, rankings):
-        if not ranked:
+    for focus, ranked, best in zip(focuses, rankings, _part_tops(focuses, rankings)):
+        if best is None:
             continue
-        best = ranked[0]
         if focus is not None and (best.passage, best.index) in chosen:
             # Another part already took this sentence: this part gets a sentence of its own
             # when one holds more of this part's words (the parts ask different things).
-            best = max(ranked[:MAX_PART_CANDIDATES], key=lambda s: _part_match(focus, s.text))
+            best = _most_own_words(focus, ranked)
         picks = [best]
-        for sent in ranked[1:]:
+        for sent in ranked[ranked.index(best) + 1 :]:
             if len(picks) >= MAX_SENTENCES_PER_PART or sent.score < RUNNER_UP_RATIO * best.score:
                 break
             picks.append(sent)
@@ -70,6 +69,29 @@ def extractive_answer(evidence: Evidence, threshold: float = 0.0) -> str | None:
         text = trim_to_clauses(s.text, focus) if focus is not None else s.text
         parts.append(f"{text}{marker(s.passage)}")
     return "".join(parts)
+
+
+def _part_tops(focuses: list[QueryText | None], rankings: list[list[Sentence]]) -> list[Sentence | None]:
+    """The top of each part's ranking, except that a sentence topping an earlier part's and a
+    later part's ranking goes to the later part when it holds more of that part's own words:
+    the ranker reads the whole question too, so the answer to "…又有多少？" can top the
+    ranking of the part before it, which then looks further down its own (the later part
+    gets the shared sentence in :func:`extractive_answer`, and an earlier one keeps it on a tie)."""
+    tops = [ranked[0] if ranked else None for ranked in rankings]
+    for i, j in ((i, j) for j in range(len(tops)) for i in range(j)):
+        earlier, later = tops[i], tops[j]
+        if earlier is None or later is None or (earlier.passage, earlier.index) != (later.passage, later.index):
+            continue
+        part_i, part_j = focuses[i], focuses[j]
+        assert part_i is not None and part_j is not None  # several rankings: one per part
+        if _part_match(part_i, later.text) < _part_match(part_j, later.text):
+            tops[i] = _most_own_words(part_i, rankings[i])
+    return tops
+
+
+def _most_own_words(focus: QueryText, ranked: list[Sentence]) -> Sentence:
+    """Of the first :data:`MAX_PART_CANDIDATES` of ``ranked``, the one holding most of the part's own words."""
+    return max(ranked[:MAX_PART_CANDIDATES], key=lambda s: _part_match(focus, s.text))
 
 
 def _part_match(focus: QueryText, text: str) -> int:

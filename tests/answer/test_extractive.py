@@ -77,3 +77,23 @@ def test_a_long_sentence_is_trimmed_to_the_clauses_that_answer() -> None:
     assert trimmed.rstrip("。") in sentence and trimmed.endswith("。")
     short = "黑石BXPE基金的管理费率为1.25%。"
     assert trim_to_clauses(short, QueryText.of("管理费率是多少？")) == short
+
+
+def test_a_sentence_topping_two_parts_goes_to_the_part_whose_words_it_holds() -> None:
+    from rag.answer.evidence import Sentence
+    from rag.answer.extractive import _part_tops
+    from rag.query import QueryText
+
+    users = Sentence(1, 3, "截至2月底，全国已有285万用户申领了SIM数字身份。", 0.16)
+    netizens = Sentence(2, 6, "我国网民规模已经超过10亿人。", 0.11)
+    parts = [QueryText.of("我国网民规模有多大？"), QueryText.of("截至2月底申领SIM数字身份的用户又有多少？")]
+    # The ranker put the second part's answer first for both parts (it reads the whole question).
+    assert _part_tops(parts, [[users, netizens], [users, netizens]]) == [netizens, users]
+    # A sentence that answers both parts serves both.
+    both = Sentence(1, 1, "我国网民规模超过10亿人，截至2月底285万用户申领SIM数字身份。", 0.3)
+    assert _part_tops(parts, [[both, netizens], [both, users]]) == [both, both]
+
+
+def test_each_part_of_a_compound_question_gets_its_own_sentence(service):
+    result = service.ask("我国网民规模有多大？截至2月底申领SIM数字身份的用户又有多少？", mode="extractive")
+    assert "10亿" in result.answer and "285万" in result.answer
