@@ -27,11 +27,18 @@ _ASKS_FIGURE = re.compile(r"多少|多大|多长|多久|多高|多快|多远|比
 # The unit a figure question expects ("多少家" wants "…家", "多久" a duration): a
 # sentence with a figure in that unit is the likelier answer.
 _ASKED_MEASURE_WORD = re.compile(r"(?:多少|几)(?:[万亿千百]|十万|百万|千万)?([个家条年月天倍人项次名辆台票元只座所件份艘位款])")
+# What may stand between a measure and "多少" ("利率是多少", "控制在多少", "大概是多少").
+_LINK = r"(?:是|为|有|能|会|要|达到?|在|控制在|大概|大约|约|一共|总共|共|预计)*"
 _ASKED_UNITS = [
     (re.compile(r"多长|多远"), r"公里|千米|米"),
     (re.compile(r"多久|多长时间"), r"秒|分钟|小时|天|周|个月|年"),
     (re.compile(r"多高|多大比例|比例|占比|百分之几|多少成"), r"%|％|成"),
     (re.compile(r"哪一?年"), r"年"),
+    # A rate ("年利率是多少", "不良贷款率控制在多少") is a share; a price, a sum or what a
+    # company takes in ("卖多少钱", "总投资是多少", "营收多少") is money.
+    (re.compile(rf"率{_LINK}(?:多少|多高|几)"), r"%|％|成|个百分点"),
+    (re.compile(rf"多少钱|(?:价格?|价钱|费用|金额|投资|营收|收入|利润|奖金|工资|薪酬|市值|成本){_LINK}(?:多少|多高|几)"),
+     r"[美欧港日韩澳加]?元|英镑|美金"),
 ]
 # Where one question holds several ("…多少钱？比上年同期变化多大？", "…？又怎么…"),
 # each part needs its own evidence.
@@ -92,7 +99,7 @@ def expected_figure(question: str) -> re.Pattern[str] | None:
     units += [pattern for asks, pattern in _ASKED_UNITS if asks.search(question)]
     if not units:
         return None
-    return re.compile(rf"\d[\d.,]*\s*(?:[万亿千百])?(?:{'|'.join(units)})")
+    return re.compile(rf"\d[\d.,]*\s*[十百千万亿]{{0,3}}(?:{'|'.join(units)})")
 
 
 @dataclass(frozen=True)

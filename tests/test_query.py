@@ -42,7 +42,15 @@ def test_terms_skip_question_words_common_words_and_digits() -> None:
 
 @pytest.mark.parametrize(
     ("question", "matches", "other"),
-    [("有多少家企业参加？", "共有110家企业", "增长12%"), ("全程多长？", "全长12公里", "耗资3亿元")],
+    [
+        ("有多少家企业参加？", "共有110家企业", "增长12%"),
+        ("全程多长？", "全长12公里", "耗资3亿元"),
+        ("民生银行“易创E贷”的贷款年利率是多少？", "年利率低至3.2%", "提供了400万元资金支持"),
+        ("“宁科贷”的不良贷款率控制在多少？", "不良率控制在1个百分点以内", "发放贷款7277笔"),
+        ("搭载氢发动机的传祺E9氢混版卖多少钱？", "售价32.98万元起", "搭载2.0L氢发动机"),
+        ("美光上一季营收多少？", "营收47.3亿美元", "同比增长15.6%"),
+        ("中国移动呼和浩特智算中心的总投资是多少？", "总投资约100亿元", "算力规模可达到5.5EFLOPS"),
+    ],
 )
 def test_expected_figure_follows_the_asked_unit(question: str, matches: str, other: str) -> None:
     pattern = expected_figure(question)

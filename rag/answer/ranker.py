@@ -57,12 +57,19 @@ _ASKS_WHEN = re.compile(r"哪一?年|哪一?天|哪个月|何时|何年|什么�
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
+# A date: a year, a month, a day, or words that place a time ("今年", "年底", "下半年", "三季度").
+_A_DATE = re.compile(
+    r"(?:19|20)\d\d\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|(?:19|20)\d\d[-/.]\d"
+    r"|[今去前明本]年|年[初底末中]|[上下]半年|[一二三四1-4]季度|[上中下]旬|月[初底末中]"
+)
+
+
 def states_asked_figure(focus: QueryText, text: str) -> bool:
-    """``text`` states a figure that could answer ``focus`` (which asks for one): besides
-    :func:`has_figure`, when the question asks how much rather than when, neither a date nor
-    a stock code nor one of the question's own numbers ("书生·浦语2.0") counts."""
+    """``text`` states a figure that could answer ``focus`` (which asks for one): asked when,
+    a date; asked how much, a figure (:func:`has_figure`) other than a date, a stock code or
+    one of the question's own numbers ("书生·浦语2.0")."""
     if _ASKS_WHEN.search(focus.text):
-        return has_figure(text)
+        return _A_DATE.search(text) is not None
     for number in set(_NUMBER.findall(focus.text)):
         text = re.sub(rf"(?<![\d.]){re.escape(number)}(?![\d.])", " ", text)
     return has_figure(_DATE_OR_CODE.sub(" ", text))

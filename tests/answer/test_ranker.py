@@ -98,8 +98,10 @@ def test_a_date_code_or_the_questions_own_number_does_not_answer_how_much() -> N
     assert not states_asked_figure(QueryText.of("书生·浦语2.0的参数规模有多大？"), "书生·浦语2.0表现优异。")
     assert states_asked_figure(QueryText.of("MWC有多少家企业参加？"), "MWC 2024共有2400多家企业出席。")
     assert states_asked_figure(QueryText.of("过去几年增长了多少？"), "过去5年增长了两成。")
-    # Asked when, a date is the answer.
-    assert states_asked_figure(QueryText.of("海安是什么时候撤县设市的？"), "2018年5月，海安撤县设市。")
+    # Asked when, a date is the answer, and a count is not.
+    when = QueryText.of("海安是什么时候撤县设市的？")
+    assert states_asked_figure(when, "2018年5月，海安撤县设市。") and states_asked_figure(when, "预计今年下半年完成。")
+    assert not states_asked_figure(QueryText.of("易会满是在哪一天卸任的？"), "三是大力推动三年行动方案落地。")
 
 
 def _gate_row(question: str, best: str) -> np.ndarray:
