@@ -16,6 +16,7 @@ from rag.answer.ranker import states_asked_figure
 from rag.query import QueryText
 from rag.text.markers import marker
 from rag.text.normalize import fold
+from rag.wordlists import load_families
 
 MAX_SENTENCES_PER_PART = 2
 # A runner-up sentence joins the answer only when the ranker gives it nearly the best one's chance.
@@ -26,6 +27,8 @@ MAX_PART_CANDIDATES = 3
 TRIM_ABOVE_CHARS = 150
 TRIM_TO_CHARS = 100
 _CLAUSE_END = re.compile(r"(?<=[，,；;])")
+# {"asks": words that ask why or how, "gives": words that give a reason} (rag/wordlists/reasons.txt).
+_REASONS = {kind: words[""] for kind, words in load_families("reasons").items()}
 
 
 def extractive_answer(evidence: Evidence, threshold: float = 0.0) -> str | None:
@@ -58,6 +61,7 @@ def extractive_answer(evidence: Evidence, threshold: float = 0.0) -> str | None:
         for sent in picks:
             chosen.setdefault((sent.passage, sent.index), sent)
             trims.setdefault((sent.passage, sent.index), focus or evidence.query)
+    _add_reasons(chosen, evidence)
     _add_list_bodies(chosen, evidence)
     ordered = list(chosen.values())
     # Source order within a passage reads naturally; the best passage comes first.
@@ -139,6 +143,19 @@ def trim_to_clauses(sentence: str, focus: QueryText) -> str:
     text = "".join(clauses[start:end]).rstrip("，,；; ")
     # A window that stops mid-sentence ends as a sentence, so the answer reads whole.
     return text if text.endswith(("。", "！", "？", "”")) else text + "。"
+
+
+def _add_reasons(chosen: dict[tuple[int, int], Sentence], evidence: Evidence) -> None:
+    """Asked why or how, a chosen sentence that gives no reason brings the sentence after it:
+    news state the claim the question repeats, then the reason or the way (:data:`_REASONS`)."""
+    if not any(asks in evidence.query.text for asks in _REASONS["asks"]):
+        return
+    for sent in list(chosen.values()):
+        sentences = evidence.sentences_of(sent.passage)
+        nxt = sent.index + 1
+        if nxt < len(sentences) and not any(gives in sent.text for gives in _REASONS["gives"]) \
+                and not sentences[nxt].endswith(("？", "?")):
+            chosen.setdefault((sent.passage, nxt), Sentence(sent.passage, nxt, sentences[nxt], sent.score))
 
 
 def _add_list_bodies(chosen: dict[tuple[int, int], Sentence], evidence: Evidence) -> None:

@@ -97,3 +97,29 @@ def test_a_sentence_topping_two_parts_goes_to_the_part_whose_words_it_holds() ->
 def test_each_part_of_a_compound_question_gets_its_own_sentence(service):
     result = service.ask("我国网民规模有多大？截至2月底申领SIM数字身份的用户又有多少？", mode="extractive")
     assert "10亿" in result.answer and "285万" in result.answer
+
+
+def test_asked_why_a_sentence_that_only_restates_the_claim_brings_the_reason_after_it(service):
+    result = service.ask("于佳为什么说先进制造类项目的估值涨得相对平稳？", mode="extractive")
+    assert "估值增长会相对平稳" in result.answer  # the claim the question repeats
+    assert "发展更加稳健" in result.answer  # the next sentence: the reason
+
+
+def test_a_sentence_that_gives_its_reason_brings_nothing_more() -> None:
+    from rag.answer.evidence import Evidence, Sentence
+    from rag.answer.extractive import _add_reasons
+    from rag.query import analyse
+
+    class FlatIdf:
+        def idf(self, token: str) -> float:
+            return 5.0
+
+    sentences = ["估值增长相对平稳，主要是因为企业发展稳健。", "下一句与原因无关。"]
+    evidence = Evidence(query=analyse("为什么估值增长相对平稳？", FlatIdf()), passages=[], sentences=[sentences],
+                        rankings=[[Sentence(1, 0, sentences[0], 0.9)]])
+    chosen = {(1, 0): Sentence(1, 0, sentences[0], 0.9)}
+    _add_reasons(chosen, evidence)
+    assert list(chosen) == [(1, 0)]
+    chosen = {(1, 0): Sentence(1, 0, "估值增长相对平稳。", 0.9)}
+    _add_reasons(chosen, evidence)
+    assert list(chosen) == [(1, 0), (1, 1)]
