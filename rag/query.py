@@ -24,6 +24,9 @@ MIN_TERM_IDF = 3.0
 _QUESTION_NOISE = re.compile(r"[？?。！!，,]")
 # A question asks for a figure or a date: a sentence without one cannot answer it.
 _ASKS_FIGURE = re.compile(r"多少|多大|多长|多久|多高|多快|多远|比例|占比|哪一?年|哪一天|何时|什么时候|(?<!哪)几[个家条年月天倍人项次名片颗辆]")
+# A question asking when wants a date, not a count (rag.answer.ranker.states_asked_figure).
+_ASKS_WHEN = re.compile(r"哪一?年|哪一?天|哪个月|何时|何年|什么时候|什么时间|几月|几号|几日")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # The unit a figure question expects ("多少家" wants "…家", "多久" a duration): a
 # sentence with a figure in that unit is the likelier answer.
 _ASKED_MEASURE_WORD = re.compile(r"(?:多少|几)(?:[万亿千百]|十万|百万|千万)?([个家条年月天倍人项次名辆台票元只座所件份艘位款])")
@@ -114,6 +117,8 @@ class QueryText:
     bigrams: frozenset[str]  # character bigrams, punctuation dropped
     asks_figure: bool
     wanted_figure: re.Pattern[str] | None  # a figure in the asked unit
+    asks_when: bool  # the figure asked for is a date
+    numbers: frozenset[str]  # the numbers the question itself names ("书生·浦语2.0" gives "2.0")
 
     @classmethod
     def of(cls, text: str) -> QueryText:
@@ -127,6 +132,8 @@ class QueryText:
             bigrams=frozenset(chars[i : i + 2] for i in range(len(chars) - 1)),
             asks_figure=bool(_ASKS_FIGURE.search(text)),
             wanted_figure=expected_figure(text),
+            asks_when=bool(_ASKS_WHEN.search(text)),
+            numbers=frozenset(_NUMBER.findall(text)),
         )
 
 
@@ -164,7 +171,7 @@ def analyse(text: str, vocabulary: Vocabulary) -> Query:
         if len(t) >= 2 and t not in QUESTION_WORDS and not t.isdigit() and vocabulary.idf(t) >= MIN_TERM_IDF
     }
     return Query(
-        **{f: getattr(whole, f) for f in ("text", "tokens", "search_tokens", "bigrams", "asks_figure", "wanted_figure")},
+        **{f: getattr(whole, f) for f in ("text", "tokens", "search_tokens", "bigrams", "asks_figure", "wanted_figure", "asks_when", "numbers")},
         parts=parts,
         years=frozenset(_YEAR.findall(compact(text))),
         terms=tuple(sorted(terms, key=len, reverse=True)),

@@ -76,11 +76,12 @@ def extractive_answer(evidence: Evidence, threshold: float = 0.0) -> str | None:
 
 
 def _part_tops(focuses: list[QueryText | None], rankings: list[list[Sentence]]) -> list[Sentence | None]:
-    """The top of each part's ranking, except that a sentence topping an earlier part's and a
-    later part's ranking goes to the later part when it holds more of that part's own words:
-    the ranker reads the whole question too, so the answer to "…又有多少？" can top the
-    ranking of the part before it, which then looks further down its own (the later part
-    gets the shared sentence in :func:`extractive_answer`, and an earlier one keeps it on a tie)."""
+    """The top of each part's ranking, but where an earlier and a later part top with the
+    same sentence and it holds more of the later part's own words, the earlier part takes
+    instead, of its first :data:`MAX_PART_CANDIDATES`, the one holding most of its own
+    words: the ranker reads the whole question too, so the answer to "…又有多少？" can top
+    the ranking of the part before it. (Otherwise the earlier part keeps the sentence and
+    the later one looks further in :func:`extractive_answer`.)"""
     tops = [ranked[0] if ranked else None for ranked in rankings]
     for i, j in ((i, j) for j in range(len(tops)) for i in range(j)):
         earlier, later = tops[i], tops[j]

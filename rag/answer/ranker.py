@@ -53,10 +53,6 @@ _DATE_OR_CODE = re.compile(
     r"|(?<![\d.])\d{1,2}\s*[日号]"
     r"|\d{6}\.(?:SH|SZ|BJ|sh|sz|bj)|[（(]\s*\d{6}\s*[）)]"
 )
-_ASKS_WHEN = re.compile(r"哪一?年|哪一?天|哪个月|何时|何年|什么时候|什么时间|几月|几号|几日")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-
-
 # A date: a year, a month, a day, or words that place a time ("今年", "年底", "下半年", "三季度").
 _A_DATE = re.compile(
     r"(?:19|20)\d\d\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|(?:19|20)\d\d[-/.]\d"
@@ -68,11 +64,12 @@ def states_asked_figure(focus: QueryText, text: str) -> bool:
     """``text`` states a figure that could answer ``focus`` (which asks for one): asked when,
     a date; asked how much, a figure (:func:`has_figure`) other than a date, a stock code or
     one of the question's own numbers ("书生·浦语2.0")."""
-    if _ASKS_WHEN.search(focus.text):
+    if focus.asks_when:
         return _A_DATE.search(text) is not None
-    for number in set(_NUMBER.findall(focus.text)):
+    for number in focus.numbers:
         text = re.sub(rf"(?<![\d.]){re.escape(number)}(?![\d.])", " ", text)
     return has_figure(_DATE_OR_CODE.sub(" ", text))
+
 
 # BM25 over the candidate sentences (the usual constants; the idf is the index's).
 _K1, _B = 1.2, 0.75
