@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import statistics
 import sys
 import time
@@ -23,24 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.cpus import usable_cpus  # noqa: E402
-from rag.index.store import current_version_dir  # noqa: E402
-from rag.index.version import read_lexicon  # noqa: E402
+from rag.index.store import load_index  # noqa: E402
 from rag.ingest.token_cut import block_cutter  # noqa: E402
-from rag.types import Chunk  # noqa: E402
 
 BLOCK = 2000  # rows per block, as ChunkTable.fill_tokens cuts them
-
-
-def read_texts(db: Path, n: int | None) -> list[str]:
-    from rag.index.version import _CHUNK_FIELDS
-
-    connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        limit = "" if n is None else f" LIMIT {int(n)}"
-        rows = connection.execute(f"SELECT {', '.join(_CHUNK_FIELDS)} FROM chunks ORDER BY row{limit}")
-        return [Chunk(**dict(zip(_CHUNK_FIELDS, values))).indexed_text for values in rows]
-    finally:
-        connection.close()
 
 
 def cut_all(texts: list[str], cutter) -> tuple[float, list[str]]:  # noqa: ANN001
@@ -57,11 +42,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    db = current_version_dir(args.index) / "chunks.sqlite"
-    texts = read_texts(db, args.n)
-    lexicon = read_lexicon(db)
+    index = load_index(args.index)
+    texts = [chunk.indexed_text for chunk in index.chunks[: args.n]]
+    lexicon = index.lexicon
     workers = usable_cpus()
-    print(f"{len(texts)} chunks of {db}, lexicon of {len(lexicon.words)} words; {workers} cores; "
+    print(f"{len(texts)} chunks of {args.index}, lexicon of {len(lexicon.words)} words; {workers} cores; "
           f"load average {os.getloadavg()[0]:.2f}")
     if workers < 2:
         print("one core: nothing to compare")

@@ -8,7 +8,7 @@ asks for a figure and in which unit, the years it names and its specific terms.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
 from rag.index.tokenize import known_word, tag, tokenize, with_aliases
@@ -22,10 +22,11 @@ MIN_TERM_IDF = 3.0
 """Below this a term is too common to tell topics apart (e.g. 公司, 市场, 2023)."""
 
 _QUESTION_NOISE = re.compile(r"[？?。！!，,]")
-# A question asks for a figure or a date: a sentence without one cannot answer it.
-_ASKS_FIGURE = re.compile(r"多少|多大|多长|多久|多高|多快|多远|比例|占比|哪一?年|哪一天|何时|什么时候|(?<!哪)几[个家条年月天倍人项次名片颗辆]")
 # A question asking when wants a date, not a count (rag.answer.ranker.states_asked_figure).
-_ASKS_WHEN = re.compile(r"哪一?年|哪一?天|哪个月|何时|何年|什么时候|什么时间|几月|几号|几日")
+_WHEN = r"哪一?年|哪一?天|哪个月|何时|何年|什么时候|什么时间|几月|几号|几日"
+_ASKS_WHEN = re.compile(_WHEN)
+# A question asks for a figure or a date: a sentence without one cannot answer it.
+_ASKS_FIGURE = re.compile(rf"多少|多大|多长|多久|多高|多快|多远|比例|占比|{_WHEN}|(?<!哪)几[个家条年月天倍人项次名片颗辆]")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # The unit a figure question expects ("多少家" wants "…家", "多久" a duration): a
 # sentence with a figure in that unit is the likelier answer.
@@ -171,7 +172,7 @@ def analyse(text: str, vocabulary: Vocabulary) -> Query:
         if len(t) >= 2 and t not in QUESTION_WORDS and not t.isdigit() and vocabulary.idf(t) >= MIN_TERM_IDF
     }
     return Query(
-        **{f: getattr(whole, f) for f in ("text", "tokens", "search_tokens", "bigrams", "asks_figure", "wanted_figure", "asks_when", "numbers")},
+        **{f.name: getattr(whole, f.name) for f in fields(QueryText)},
         parts=parts,
         years=frozenset(_YEAR.findall(compact(text))),
         terms=tuple(sorted(terms, key=len, reverse=True)),

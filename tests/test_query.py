@@ -50,11 +50,19 @@ def test_terms_skip_question_words_common_words_and_digits() -> None:
         ("搭载氢发动机的传祺E9氢混版卖多少钱？", "售价32.98万元起", "搭载2.0L氢发动机"),
         ("美光上一季营收多少？", "营收47.3亿美元", "同比增长15.6%"),
         ("中国移动呼和浩特智算中心的总投资是多少？", "总投资约100亿元", "算力规模可达到5.5EFLOPS"),
+        ("还在等着去香港上市的公司有多少家？", "已超过110家", "募资246亿港元"),
+        ("崂山区已经建成多长的数字道路？", "共14公里的数字道路", "汇集数据16亿余条"),
+        ("每季度算一次利息要跑多久？", "从140分钟降至25分钟", "减少30%"),
+        ("市场占有率有多高？", "占有越南市场80%份额", "保有量达到4500万辆"),
     ],
 )
 def test_expected_figure_follows_the_asked_unit(question: str, matches: str, other: str) -> None:
     pattern = expected_figure(question)
     assert pattern is not None and pattern.search(matches) and not pattern.search(other)
+
+
+def test_no_expected_unit_for_open_questions() -> None:
+    assert expected_figure("大润发方面是怎么解释的？") is None
 
 
 def test_split_subquestions_keeps_a_single_question_whole() -> None:

@@ -16,7 +16,7 @@ from rag.answer.ranker import states_asked_figure
 from rag.query import QueryText
 from rag.text.markers import marker
 from rag.text.normalize import fold
-from rag.wordlists import load_families
+from rag.wordlists import load
 
 MAX_SENTENCES_PER_PART = 2
 # A runner-up sentence joins the answer only when the ranker gives it nearly the best one's chance.
@@ -27,8 +27,9 @@ MAX_PART_CANDIDATES = 3
 TRIM_ABOVE_CHARS = 150
 TRIM_TO_CHARS = 100
 _CLAUSE_END = re.compile(r"(?<=[，,；;])")
-# {"asks": words that ask why or how, "gives": words that give a reason} (rag/wordlists/reasons.txt).
-_REASONS = {kind: words[""] for kind, words in load_families("reasons").items()}
+# Words that ask why or how, and words that give a reason (rag/wordlists/).
+_ASKS_WHY_OR_HOW = load("why_how")
+_GIVES_REASON = load("reason_markers")
 
 
 def extractive_answer(evidence: Evidence, threshold: float = 0.0) -> str | None:
@@ -50,8 +51,8 @@ def extractive_answer(evidence: Evidence, threshold: float = 0.0) -> str | None:
         if best is None:
             continue
         if focus is not None and (best.passage, best.index) in chosen:
-            # Another part already took this sentence: this part gets a sentence of its own
-            # when one holds more of this part's words (the parts ask different things).
+            # An earlier part's runner-up, or a sentence serving both: this part gets one of
+            # its own when one holds more of this part's words (the parts ask different things).
             best = _most_own_words(focus, ranked)
         picks = [best]
         for sent in ranked[ranked.index(best) + 1 :]:
@@ -76,12 +77,11 @@ def extractive_answer(evidence: Evidence, threshold: float = 0.0) -> str | None:
 
 
 def _part_tops(focuses: list[QueryText | None], rankings: list[list[Sentence]]) -> list[Sentence | None]:
-    """The top of each part's ranking, but where an earlier and a later part top with the
-    same sentence and it holds more of the later part's own words, the earlier part takes
-    instead, of its first :data:`MAX_PART_CANDIDATES`, the one holding most of its own
-    words: the ranker reads the whole question too, so the answer to "…又有多少？" can top
-    the ranking of the part before it. (Otherwise the earlier part keeps the sentence and
-    the later one looks further in :func:`extractive_answer`.)"""
+    """The top of each part's ranking; where two parts top with the same sentence (the
+    ranker reads the whole question too, so the answer to "…又有多少？" can top the part
+    before it as well), the part holding fewer of its own words in it (the later on a tie)
+    takes instead, of its first :data:`MAX_PART_CANDIDATES`, the one holding most of them,
+    which may still be the shared sentence."""
     tops = [ranked[0] if ranked else None for ranked in rankings]
     for i, j in ((i, j) for j in range(len(tops)) for i in range(j)):
         earlier, later = tops[i], tops[j]
@@ -91,6 +91,8 @@ def _part_tops(focuses: list[QueryText | None], rankings: list[list[Sentence]]) 
         assert part_i is not None and part_j is not None  # several rankings: one per part
         if _part_match(part_i, later.text) < _part_match(part_j, later.text):
             tops[i] = _most_own_words(part_i, rankings[i])
+        else:
+            tops[j] = _most_own_words(part_j, rankings[j])
     return tops
 
 
@@ -148,13 +150,13 @@ def trim_to_clauses(sentence: str, focus: QueryText) -> str:
 
 def _add_reasons(chosen: dict[tuple[int, int], Sentence], evidence: Evidence) -> None:
     """Asked why or how, a chosen sentence that gives no reason brings the sentence after it:
-    news state the claim the question repeats, then the reason or the way (:data:`_REASONS`)."""
-    if not any(asks in evidence.query.text for asks in _REASONS["asks"]):
+    news state the claim the question repeats, then the reason or the way."""
+    if not any(asks in evidence.query.text for asks in _ASKS_WHY_OR_HOW):
         return
     for sent in list(chosen.values()):
         sentences = evidence.sentences_of(sent.passage)
         nxt = sent.index + 1
-        if nxt < len(sentences) and not any(gives in sent.text for gives in _REASONS["gives"]) \
+        if nxt < len(sentences) and not any(gives in sent.text for gives in _GIVES_REASON) \
                 and not sentences[nxt].endswith(("？", "?")):
             chosen.setdefault((sent.passage, nxt), Sentence(sent.passage, nxt, sentences[nxt], sent.score))
 

@@ -206,6 +206,11 @@ def finish_version(folder: Path, manifest: Manifest, faiss_index: Any, spec: Den
     )
 
 
+def encode_tokens(tokens: list[str]) -> str:
+    """BM25 tokens as ``chunks.sqlite`` stores them (a JSON list)."""
+    return json.dumps(tokens, ensure_ascii=False)
+
+
 class ChunkTable:
     """A ``chunks.sqlite`` being written row by row (row i = FAISS id i), in bounded memory."""
 
@@ -231,7 +236,7 @@ class ChunkTable:
         if tokens is not None and len(chunks) != len(tokens):
             raise ValueError("chunks and tokens must align")
         self._insert(
-            (*(getattr(c, f) for f in _CHUNK_FIELDS), None if tokens is None else json.dumps(tok, ensure_ascii=False))
+            (*(getattr(c, f) for f in _CHUNK_FIELDS), None if tokens is None else encode_tokens(tok))
             for c, tok in zip(chunks, tokens if tokens is not None else [None] * len(chunks))
         )
 

@@ -27,6 +27,7 @@ from typing import IO
 
 from rag.cpus import usable_cpus
 from rag.index.tokenize import Lexicon, tokenizer_for
+from rag.index.version import encode_tokens
 
 PARALLEL_FROM = 20_000
 
@@ -43,7 +44,7 @@ class CutWorkerError(RuntimeError):
 def block_cutter(
     lexicon: Lexicon, chunks: int, workers: int | None = None, parallel_from: int | None = None
 ) -> CutBlocks:
-    """A function from blocks of texts to their blocks of encoded tokens (:func:`encode`), in
+    """A function from blocks of texts to their blocks of encoded tokens (:func:`rag.index.version.encode_tokens`), in
     order, cut as :func:`rag.index.tokenize.tokenizer_for` ``(lexicon)`` cuts: in worker
     processes when ``chunks`` (how many will be cut) reaches ``parallel_from`` and there is
     more than one core."""
@@ -51,12 +52,7 @@ def block_cutter(
     if workers > 1 and chunks >= (PARALLEL_FROM if parallel_from is None else parallel_from):
         return lambda blocks: _cut_in_processes(lexicon, blocks, workers)
     cut = tokenizer_for(lexicon)
-    return lambda blocks: ([encode(cut(text)) for text in block] for block in blocks)
-
-
-def encode(tokens: list[str]) -> str:
-    """Tokens as the chunk table stores them."""
-    return json.dumps(tokens, ensure_ascii=False)
+    return lambda blocks: ([encode_tokens(cut(text)) for text in block] for block in blocks)
 
 
 def _cut_in_processes(lexicon: Lexicon, blocks: Iterable[list[str]], workers: int) -> Iterator[list[str]]:
@@ -130,7 +126,7 @@ def serve(lines_in: IO[str], lines_out: IO[str]) -> None:
 
     threading.Thread(target=read_ahead, daemon=True).start()
     while (line := pending.get()) is not None:
-        lines_out.write(json.dumps([encode(cut(text)) for text in json.loads(line)], ensure_ascii=False) + "\n")
+        lines_out.write(json.dumps([encode_tokens(cut(text)) for text in json.loads(line)], ensure_ascii=False) + "\n")
         lines_out.flush()
 
 

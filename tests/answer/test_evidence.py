@@ -7,7 +7,7 @@ import pytest
 from rag.answer.evidence import Evidence, context_for_llm, select_evidence
 from rag.answer.lists import list_items, list_length
 from rag.answer.extractive import extractive_answer
-from rag.query import analyse, expected_figure, split_subquestions
+from rag.query import analyse, split_subquestions
 
 
 def evidence_for(service, question: str, compound: bool = True) -> Evidence:
@@ -66,24 +66,6 @@ def test_first_list_item_brings_its_siblings(service) -> None:
     question = "苗圩认为成为汽车强国有哪三个标志？"
     text = "".join(t for _, t in context_for_llm(evidence_for(service, question), budget_chars=280))
     assert "知名品牌" in text and "核心技术" in text
-
-
-@pytest.mark.parametrize(
-    ("question", "matches", "other"),
-    [
-        ("还在等着去香港上市的公司有多少家？", "已超过110家", "募资246亿港元"),
-        ("崂山区已经建成多长的数字道路？", "共14公里的数字道路", "汇集数据16亿余条"),
-        ("每季度算一次利息要跑多久？", "从140分钟降至25分钟", "减少30%"),
-        ("市场占有率有多高？", "占有越南市场80%份额", "保有量达到4500万辆"),
-    ],
-)
-def test_expected_figure_follows_the_asked_unit(question: str, matches: str, other: str) -> None:
-    pattern = expected_figure(question)
-    assert pattern is not None and pattern.search(matches) and not pattern.search(other)
-
-
-def test_no_expected_unit_for_open_questions() -> None:
-    assert expected_figure("大润发方面是怎么解释的？") is None
 
 
 def test_figure_in_the_asked_unit_ranks_high(service) -> None:
